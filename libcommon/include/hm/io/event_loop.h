@@ -1,0 +1,81 @@
+// EventLoop: the one networking thread of a process, where libuv and
+// Cap'n Proto RPC share a thread.
+//
+// The bridge: kj's UnixEventPort is the poll loop. It observes libuv's
+// backend fd (an epoll fd that turns readable when any uv handle has work)
+// and calls uv_run(UV_RUN_NOWAIT) when that fd is readable or when
+// uv_backend_timeout() expires. Anything that starts a uv handle from the kj
+// side calls rearm() (post() and the io wrappers do it) so the bridge
+// recomputes its timeout. The bridge never reschedules itself with
+// evalLater (that would starve RPC).
+//
+// Threads: construct, run and destroy an EventLoop on one thread (the loop
+// thread). Only post() and stop() may be called from other threads.
+// Ownership: the EventLoop owns the uv loop and the kj async-io context;
+// every uv handle made on it must be closed before it is destroyed (the
+// destructor runs the uv loop until every handle's close callback ran).
+#pragma once
+
+#include <functional>
+#include <memory>
+
+#include <kj/async-io.h>
+#include <kj/timer.h>
+#include <uv.h>
+
+namespace hm::io {
+
+class EventLoop {
+ public:
+  EventLoop();
+  ~EventLoop();
+  EventLoop(const EventLoop&) = delete;
+  EventLoop& operator=(const EventLoop&) = delete;
+
+  uv_loop_t* uv();
+  kj::AsyncIoProvider& provider();
+  kj::LowLevelAsyncIoProvider& low_level();
+  kj::WaitScope& wait_scope();
+  kj::Timer& timer();
+
+  // Runs `fn` on the loop thread soon (FIFO). Any thread. After stop() the
+  // function is dropped without being run.
+  void post(std::function<void()> fn);
+
+  // Loop thread: recompute the bridge's wait after starting a uv handle or
+  // timer from kj code.
+  void rearm();
+
+  // Loop thread: serve kj and uv events until stop() is called.
+  void run();
+
+  // Loop thread: serve events until `promise` resolves, and return its value.
+  template <typename T>
+  T wait(kj::Promise<T>&& promise) {
+    return std::move(promise).wait(wait_scope());
+  }
+
+  // Loop thread: keep `promise` running until it resolves or the loop is
+  // destroyed; an exception it throws is logged, never lost silently.
+  void detach(kj::Promise<void>&& promise);
+
+  // Main thread, before any other thread starts: deliver SIGINT and SIGTERM
+  // only through termination_signal() (they are blocked everywhere else).
+  static void capture_termination_signals();
+
+  // Loop thread: resolves with the number of the first SIGINT or SIGTERM,
+  // after capture_termination_signals().
+  kj::Promise<int> termination_signal();
+
+  // Any thread: make run() return.
+  void stop();
+
+  // The EventLoop running on the calling thread, or nullptr.
+  static EventLoop* current();
+
+ private:
+  struct State;
+  std::unique_ptr<State> state_;
+};
+
+}  // namespace hm::io

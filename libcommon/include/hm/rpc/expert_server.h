@@ -1,0 +1,55 @@
+// ExpertRpcServer: serves an ExpertHost over Cap'n Proto RPC on TCP.
+//
+// Every accepted connection gets its own two-party RPC system whose
+// bootstrap capability is the ExpertServer interface (schemas/expert.capnp).
+// Request tensors are decoded as views into the request message (no copy);
+// the call is not cancellable, so the message outlives the task that reads
+// it. Results come back from runtime threads through a kj cross-thread
+// fulfiller and are encoded straight into the response (one memcpy).
+//
+// Threads: everything but the ExpertHost's runtime runs on the EventLoop's
+// thread; construct, use and destroy the server there.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "hm/base/address.h"
+#include "hm/io/event_loop.h"
+#include "hm/rpc/expert_host.h"
+
+namespace hm::rpc {
+
+struct ServerLimits {
+  uint64_t max_message_bytes = uint64_t{1} << 30;  // largest request accepted
+  int64_t max_elements = int64_t{1} << 28;         // per tensor
+  uint32_t max_tensors = 64;                       // per request
+  uint32_t max_connections = 1024;                 // beyond: accepted, then closed
+};
+
+class ExpertRpcServer {
+ public:
+  ExpertRpcServer(io::EventLoop& loop, ExpertHost& host, ServerLimits limits = {});
+  ~ExpertRpcServer();
+  ExpertRpcServer(const ExpertRpcServer&) = delete;
+  ExpertRpcServer& operator=(const ExpertRpcServer&) = delete;
+
+  // Binds `address` (port 0 = any free port) and starts accepting. Returns
+  // the bound address. Throws hm::Error when the address cannot be bound.
+  HostPort listen(const HostPort& address);
+
+  // Stops accepting connections; calls that arrive from now on fail with
+  // "server shutting down". Calls already queued finish or fail through the
+  // host.
+  void stop_accepting();
+
+  // Connections open now.
+  size_t connection_count() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace hm::rpc

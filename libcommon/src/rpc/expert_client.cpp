@@ -1,0 +1,122 @@
+#include "hm/rpc/expert_client.h"
+
+#include <capnp/rpc-twoparty.h>
+
+#include "hm/base/error.h"
+#include "hm/rpc/rpc_errors.h"
+#include "hm/rpc/wire_expert.h"
+#include "hm/tensor/wire_tensor.h"
+
+namespace hm::rpc {
+
+struct ExpertClient::Impl {
+  Impl(HostPort server_in, kj::Own<kj::AsyncIoStream> stream_in)
+      : server(std::move(server_in)),
+        stream(kj::mv(stream_in)),
+        network(*stream, capnp::rpc::twoparty::Side::CLIENT, reader_options()),
+        rpc(capnp::makeRpcClient(network)),
+        expert(bootstrap()) {}
+
+  static capnp::ReaderOptions reader_options() {
+    capnp::ReaderOptions options;
+    options.traversalLimitInWords = (uint64_t{1} << 31) / sizeof(capnp::word);
+    return options;
+  }
+
+  wire::ExpertServer::Client bootstrap() {
+    capnp::word scratch[4];
+    memset(scratch, 0, sizeof(scratch));
+    capnp::MallocMessageBuilder message(scratch);
+    auto vat_id = message.getRoot<capnp::rpc::twoparty::VatId>();
+    vat_id.setSide(capnp::rpc::twoparty::Side::SERVER);
+    return rpc.bootstrap(vat_id).castAs<wire::ExpertServer>();
+  }
+
+  // Rewrites a failure so that it says which server and what went wrong.
+  template <typename T>
+  kj::Promise<T> annotate(kj::Promise<T>&& promise) {
+    return promise.catch_([this](kj::Exception&& e) -> kj::Promise<T> {
+      std::string reason = describe_exception(e);
+      if (e.getType() == kj::Exception::Type::DISCONNECTED) {
+        reason = fmt::format("lost connection to {}: {}", server.to_string(), reason);
+      }
+      return remote_exception(reason);
+    });
+  }
+
+  HostPort server;
+  kj::Own<kj::AsyncIoStream> stream;
+  capnp::TwoPartyVatNetwork network;
+  capnp::RpcSystem<capnp::rpc::twoparty::VatId> rpc;
+  wire::ExpertServer::Client expert;
+};
+
+kj::Promise<kj::Own<ExpertClient>> ExpertClient::connect(io::EventLoop& loop, HostPort server) {
+  auto& network = loop.provider().getNetwork();
+  auto where = server.to_string();
+  return network.parseAddress(server.host.c_str(), server.port)
+      .then([](kj::Own<kj::NetworkAddress> address) {
+        return address->connect().attach(kj::mv(address));
+      })
+      .then(
+          [server](kj::Own<kj::AsyncIoStream> stream) {
+            return kj::heap<ExpertClient>(kj::heap<Impl>(server, kj::mv(stream)));
+          },
+          [where](kj::Exception&& e) -> kj::Own<ExpertClient> {
+            throw remote_exception(
+                fmt::format("cannot connect to {}: {}", where, describe_exception(e)));
+          });
+}
+
+ExpertClient::ExpertClient(kj::Own<Impl> impl) : impl_(kj::mv(impl)) {}
+ExpertClient::~ExpertClient() = default;
+
+const HostPort& ExpertClient::server() const { return impl_->server; }
+
+kj::Promise<ExpertDescription> ExpertClient::info(const std::string& uid) {
+  auto request = impl_->expert.infoRequest();
+  request.setUid(uid);
+  return impl_->annotate(request.send().then(
+      [](capnp::Response<wire::ExpertServer::InfoResults> response) {
+        return from_wire(response.getInfo());
+      }));
+}
+
+kj::Promise<std::vector<HostTensor>> ExpertClient::forward(const std::string& uid,
+                                                           std::span<const HostTensor> inputs) {
+  auto request = impl_->expert.forwardRequest(message_size_for(inputs));
+  request.setUid(uid);
+  encode_tensor_list(inputs, request.initInputs(inputs.size()));
+  return impl_->annotate(request.send().then(
+      [](capnp::Response<wire::ExpertServer::ForwardResults> response) {
+        return copy_tensor_list(response.getOutputs());
+      }));
+}
+
+kj::Promise<std::vector<HostTensor>> ExpertClient::backward(
+    const std::string& uid, std::span<const HostTensor> inputs,
+    std::span<const HostTensor> grad_outputs) {
+  auto size = message_size_for(inputs);
+  size.wordCount += message_size_for(grad_outputs).wordCount;
+  auto request = impl_->expert.backwardRequest(size);
+  request.setUid(uid);
+  encode_tensor_list(inputs, request.initInputs(inputs.size()));
+  encode_tensor_list(grad_outputs, request.initGradOutputs(grad_outputs.size()));
+  return impl_->annotate(request.send().then(
+      [](capnp::Response<wire::ExpertServer::BackwardResults> response) {
+        return copy_tensor_list(response.getGradInputs());
+      }));
+}
+
+kj::Promise<std::vector<std::string>> ExpertClient::list() {
+  return impl_->annotate(impl_->expert.listRequest().send().then(
+      [](capnp::Response<wire::ExpertServer::ListResults> response) {
+        std::vector<std::string> uids;
+        for (auto uid : response.getUids()) uids.emplace_back(uid.cStr());
+        return uids;
+      }));
+}
+
+kj::Promise<void> ExpertClient::on_disconnect() { return impl_->network.onDisconnect(); }
+
+}  // namespace hm::rpc

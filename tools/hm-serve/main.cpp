@@ -1,0 +1,193 @@
+// hm-serve: host experts for a swarm. Batches incoming requests per expert,
+// runs them on one runtime thread per device, trains on backward.
+//   hm-serve --listen 127.0.0.1:0 --num-experts 16 --expert-pattern 'ffn.[0:4].[0:4]'
+#include <cstdio>
+
+#include "hm/base/address.h"
+#include "hm/base/expert_uid.h"
+#include "hm/cli/app.h"
+#include "hm/io/event_loop.h"
+#include "hm/moe/expert_server_host.h"
+#include "hm/rpc/expert_server.h"
+#include "hm/tensor/tensor_spec_parse.h"
+
+namespace {
+
+struct Flags {
+  std::string listen = "127.0.0.1:0";
+  std::vector<std::string> expert_uids;
+  size_t num_experts = 0;
+  std::string expert_pattern;
+  std::string expert_cls = "ffn";
+  int64_t hidden_dim = 1024;
+  std::string module;
+  std::vector<std::string> module_inputs;
+  uint32_t max_batch_size = 4096;
+  uint32_t min_batch_size = 1;
+  double max_wait_ms = 50;
+  std::string device = "cpu";
+  std::string optimizer = "adam";
+  double lr = 0;
+  double clip_grad_norm = 0;
+  uint64_t seed = 0;
+  double stats_every = 0;
+  uint32_t max_connections = 1024;
+  uint32_t max_message_mb = 1024;
+};
+
+std::vector<std::string> choose_uids(const Flags& flags) {
+  if (!flags.expert_uids.empty()) {
+    if (flags.num_experts || !flags.expert_pattern.empty()) {
+      throw hm::UsageError("give either --expert-uids or --num-experts/--expert-pattern, not both");
+    }
+    for (const auto& uid : flags.expert_uids) {
+      if (!hm::is_valid_uid(uid)) {
+        throw hm::UsageError(fmt::format(
+            "--expert-uids: '{}' is not a valid uid (expected PREFIX.N[.N...], e.g. ffn.0.3)",
+            uid));
+      }
+    }
+    return flags.expert_uids;
+  }
+  if (!flags.expert_pattern.empty()) {
+    auto pattern = hm::ExpertPattern::parse(flags.expert_pattern);
+    size_t count = flags.num_experts ? flags.num_experts : pattern.capacity();
+    return pattern.sample(count, flags.seed);
+  }
+  if (!flags.num_experts) {
+    throw hm::UsageError("no experts: give --expert-uids UID... or --num-experts N "
+                         "(with --expert-pattern 'prefix.[0:4].[0:4]')");
+  }
+  std::vector<std::string> uids;
+  for (size_t i = 0; i < flags.num_experts; ++i) uids.push_back(fmt::format("expert.{}", i));
+  return uids;
+}
+
+hm::moe::ExpertServerConfig make_config(const Flags& flags, std::vector<std::string> uids) {
+  hm::moe::ExpertServerConfig config;
+  config.uids = std::move(uids);
+  config.expert_cls = flags.module.empty() ? flags.expert_cls : "module";
+  config.hidden_dim = flags.hidden_dim;
+  config.module_path = flags.module;
+  for (const auto& text : flags.module_inputs) {
+    config.module_inputs.push_back(hm::parse_tensor_spec(text));
+  }
+  config.optimizer = flags.optimizer;
+  if (flags.lr > 0) config.lr = flags.lr;
+  if (flags.clip_grad_norm > 0) config.clip_grad_norm = flags.clip_grad_norm;
+  config.max_batch_size = flags.max_batch_size;
+  config.min_batch_size = flags.min_batch_size;
+  config.max_wait = std::chrono::milliseconds(static_cast<int64_t>(flags.max_wait_ms));
+  config.device = flags.device;
+  config.seed = flags.seed;
+  return config;
+}
+
+// Logs per-pool throughput every `seconds` until the loop stops.
+kj::Promise<void> report_stats(hm::io::EventLoop& loop, hm::moe::ExpertServerHost& host,
+                               double seconds) {
+  return loop.timer()
+      .afterDelay(static_cast<int64_t>(seconds * 1000) * kj::MILLISECONDS)
+      .then([&loop, &host, seconds] {
+        for (const auto& line : host.stats_report()) spdlog::info("{}", line);
+        return report_stats(loop, host, seconds);
+      });
+}
+
+int serve(const Flags& flags) {
+  // Before torch or the runtime start threads: signals reach only the loop.
+  hm::io::EventLoop::capture_termination_signals();
+  auto address = hm::parse_host_port(flags.listen, "--listen");
+  if (flags.max_batch_size == 0) throw hm::UsageError("--max-batch-size must be at least 1");
+  if (flags.min_batch_size > flags.max_batch_size) {
+    throw hm::UsageError(fmt::format("--min-batch-size {} exceeds --max-batch-size {}",
+                                     flags.min_batch_size, flags.max_batch_size));
+  }
+  auto config = make_config(flags, choose_uids(flags));
+  size_t expert_count = config.uids.size();
+
+  hm::io::EventLoop loop;
+  hm::moe::ExpertServerHost host(std::move(config));
+  hm::rpc::ServerLimits limits;
+  limits.max_connections = flags.max_connections;
+  limits.max_message_bytes = uint64_t{flags.max_message_mb} << 20;
+  hm::rpc::ExpertRpcServer server(loop, host, limits);
+  auto bound = server.listen(address);
+  std::printf("%s\n", bound.to_string().c_str());
+  std::fflush(stdout);
+  spdlog::info("serving {} {} expert{} on {} ({})", expert_count, flags.module.empty() ? flags.expert_cls : flags.module,
+               expert_count == 1 ? "" : "s", bound.to_string(), flags.device);
+
+  if (flags.stats_every > 0) loop.detach(report_stats(loop, host, flags.stats_every));
+  int signal_number = loop.wait(loop.termination_signal());
+  spdlog::info("signal {}: shutting down", signal_number);
+  server.stop_accepting();
+  host.stop();  // fails queued tasks with "server shutting down"
+  // Let the answers that the runtime just produced reach their clients.
+  loop.wait(loop.timer().afterDelay(100 * kj::MILLISECONDS));
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{
+      "Host experts for a decentralized mixture of experts: serve forward and backward "
+      "calls over Cap'n Proto RPC, batching requests per expert, and train each expert on "
+      "every backward batch. Prints the bound HOST:PORT as the first line on stdout.",
+      "hm-serve"};
+  hm::cli::CommonFlags common;
+  hm::cli::add_common_flags(app, common);
+  Flags flags;
+  app.add_option("--listen,-l", flags.listen, "HOST:PORT to listen on (port 0 = any free port)")
+      ->capture_default_str();
+  app.add_option("--expert-uids", flags.expert_uids, "Host exactly these uids (e.g. ffn.0.0 ffn.0.1)");
+  app.add_option("--num-experts,-n", flags.num_experts,
+                 "Host this many experts (uids from --expert-pattern, else expert.0 ...)");
+  app.add_option("--expert-pattern", flags.expert_pattern,
+                 "Pick uids at random from a grid, e.g. 'ffn.[0:4].[0:4]' (all of it when "
+                 "--num-experts is not given)");
+  app.add_option("--expert-cls", flags.expert_cls,
+                 "Built-in expert kind: ffn, transformer, det_dropout, nop, nop_delay")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"ffn", "transformer", "det_dropout", "nop", "nop_delay"}));
+  app.add_option("--hidden-dim", flags.hidden_dim, "Hidden size of the built-in experts")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  app.add_option("--module", flags.module,
+                 "Host this TorchScript module file (torch.jit.save) under every uid")
+      ->check(CLI::ExistingFile);
+  app.add_option("--module-inputs", flags.module_inputs,
+                 "--module's inputs, e.g. 'float32[*,64]' 'int64[*]' (default: one "
+                 "float32[*,HIDDEN_DIM])");
+  app.add_option("--max-batch-size", flags.max_batch_size,
+                 "Most rows in one batch; a request with more is refused")
+      ->capture_default_str();
+  app.add_option("--min-batch-size", flags.min_batch_size,
+                 "Wait for this many rows before running a batch (at most --max-wait-ms)")
+      ->capture_default_str();
+  app.add_option("--max-wait-ms", flags.max_wait_ms,
+                 "Longest a request waits for --min-batch-size rows")
+      ->capture_default_str();
+  app.add_option("--device", flags.device, "cpu, cuda or cuda:N")->capture_default_str();
+  app.add_option("--optimizer", flags.optimizer, "adam, sgd or none")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"adam", "sgd", "none"}));
+  app.add_option("--lr", flags.lr, "Learning rate (default: 0.001 for adam, 0.01 for sgd)");
+  app.add_option("--clip-grad-norm", flags.clip_grad_norm,
+                 "Clip each expert's gradient norm to this before a step (0 = off)");
+  app.add_option("--seed", flags.seed,
+                 "Seed for expert weights (each expert's weights depend on seed and uid) and "
+                 "for --expert-pattern")
+      ->capture_default_str();
+  app.add_option("--stats-every", flags.stats_every,
+                 "Log batches/s, samples/s and mean batch size per pool every SECONDS (0 = off)")
+      ->capture_default_str();
+  app.add_option("--max-connections", flags.max_connections,
+                 "Refuse connections beyond this many")
+      ->capture_default_str();
+  app.add_option("--max-message-mb", flags.max_message_mb,
+                 "Refuse requests larger than this many MiB")
+      ->capture_default_str();
+  return hm::cli::run(app, argc, argv, common, [&] { return serve(flags); });
+}
