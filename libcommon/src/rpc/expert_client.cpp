@@ -35,10 +35,11 @@ struct ExpertClient::Impl {
   // Rewrites a failure so that it says which server and what went wrong.
   template <typename T>
   kj::Promise<T> annotate(kj::Promise<T>&& promise) {
-    return promise.catch_([this](kj::Exception&& e) -> kj::Promise<T> {
+    // Captures the address by value: the promise may outlive this client.
+    return promise.catch_([where = server.to_string()](kj::Exception&& e) -> kj::Promise<T> {
       std::string reason = describe_exception(e);
       if (e.getType() == kj::Exception::Type::DISCONNECTED) {
-        reason = fmt::format("lost connection to {}: {}", server.to_string(), reason);
+        reason = fmt::format("lost connection to {}: {}", where, reason);
       }
       return remote_exception(reason);
     });
