@@ -1,0 +1,40 @@
+# fish completion for hm-serve(1). Keep in step with tools/hm-serve/main.cpp
+# (tests/e2e/docs_hm_serve_call_test.sh checks that every flag of
+# "hm-serve --help" is here). Install in ~/.config/fish/completions/.
+
+complete -c hm-serve -f
+
+# Common options
+complete -c hm-serve -s h -l help -d 'Print a summary of the options and exit'
+complete -c hm-serve -l version -d 'Print the version and exit'
+complete -c hm-serve -l log-level -x -a 'trace debug info warn error off' -d 'Log verbosity on stderr'
+complete -c hm-serve -l config -r -F -d 'Read options from a TOML/INI file'
+
+# Address
+complete -c hm-serve -s l -l listen -x -d 'HOST:PORT to listen on (port 0 = any free port)'
+
+# Experts
+complete -c hm-serve -l expert-uids -x -d 'Host exactly these uids (e.g. ffn.0.0 ffn.0.1)'
+complete -c hm-serve -s n -l num-experts -x -d 'Host this many experts'
+complete -c hm-serve -l expert-pattern -x -d "Pick uids from a grid, e.g. 'ffn.[0:4].[0:4]'"
+complete -c hm-serve -l expert-cls -x -a 'ffn transformer det_dropout nop nop_delay' -d 'Built-in expert kind'
+complete -c hm-serve -l hidden-dim -x -d 'Hidden size of the built-in experts'
+complete -c hm-serve -l module -r -F -d 'Host this TorchScript module file under every uid'
+complete -c hm-serve -l module-inputs -x -d "Inputs of --module, e.g. 'float32[*,64]'"
+
+# Batching
+complete -c hm-serve -l max-batch-size -x -d 'Most rows in one batch'
+complete -c hm-serve -l min-batch-size -x -d 'Wait for this many rows before running a batch'
+complete -c hm-serve -l max-wait-ms -x -d 'Longest a request waits for --min-batch-size rows'
+complete -c hm-serve -l device -x -a 'cpu cuda' -d 'Device to run the experts on (cpu, cuda, cuda:N)'
+
+# Training
+complete -c hm-serve -l optimizer -x -a 'adam sgd none' -d 'Optimizer stepped on every backward batch'
+complete -c hm-serve -l lr -x -d 'Learning rate (default 0.001 for adam, 0.01 for sgd)'
+complete -c hm-serve -l clip-grad-norm -x -d 'Clip the gradient norm before a step (0 = off)'
+complete -c hm-serve -l seed -x -d 'Seed for expert weights and for --expert-pattern'
+
+# Monitoring and limits
+complete -c hm-serve -l stats-every -x -d 'Log throughput per pool every SECONDS (0 = off)'
+complete -c hm-serve -l max-connections -x -d 'Refuse connections beyond this many'
+complete -c hm-serve -l max-message-mb -x -d 'Refuse requests larger than this many MiB'
