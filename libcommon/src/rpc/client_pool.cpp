@@ -23,7 +23,7 @@ struct ClientPool::Entry : kj::Refcounted {
 ClientPool::ClientPool(io::EventLoop& loop)
     : loop_(loop), tasks_(kj::heap<kj::TaskSet>(ignore_errors)) {}
 
-ClientPool::~ClientPool() = default;
+ClientPool::~ClientPool() noexcept = default;
 
 void ClientPool::forget(const std::string& key, uint64_t generation) {
   auto it = entries_.find(key);

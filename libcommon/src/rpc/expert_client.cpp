@@ -70,7 +70,7 @@ kj::Promise<kj::Own<ExpertClient>> ExpertClient::connect(io::EventLoop& loop, Ho
 }
 
 ExpertClient::ExpertClient(kj::Own<Impl> impl) : impl_(kj::mv(impl)) {}
-ExpertClient::~ExpertClient() = default;
+ExpertClient::~ExpertClient() noexcept = default;
 
 const HostPort& ExpertClient::server() const { return impl_->server; }
 

@@ -25,7 +25,9 @@ inline HostTensor filled(std::vector<int64_t> shape, float value) {
 // Doubles every input on its own thread, like a runtime would.
 class DoublingHost : public ExpertHost {
  public:
-  DoublingHost() : worker_([this] { work(); }) {}
+  // Every answer comes `delay` after its task is taken from the queue.
+  explicit DoublingHost(std::chrono::milliseconds delay = {})
+      : delay_(delay), worker_([this] { work(); }) {}
   ~DoublingHost() override { stop(); }
 
   std::vector<std::string> uids() const override { return {"dbl.0", "dbl.1"}; }
@@ -87,6 +89,7 @@ class DoublingHost : public ExpertHost {
       auto [tensor, done] = std::move(queue_.front());
       queue_.pop_front();
       lock.unlock();
+      if (delay_.count()) std::this_thread::sleep_for(delay_);
       auto out = HostTensor::zeros(tensor.dtype, tensor.shape);
       auto in = tensor.as<float>();
       auto* data = reinterpret_cast<float*>(out.mutable_data());
@@ -110,6 +113,7 @@ class DoublingHost : public ExpertHost {
   std::deque<std::pair<HostTensor, TaskDone>> queue_;
   bool stopping_ = false;
   std::atomic<uint64_t> steps_ = 0;
+  std::chrono::milliseconds delay_;
   std::thread worker_;
 };
 

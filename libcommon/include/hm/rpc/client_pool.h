@@ -25,7 +25,7 @@ namespace hm::rpc {
 class ClientPool {
  public:
   explicit ClientPool(io::EventLoop& loop);
-  ~ClientPool();
+  ~ClientPool() noexcept;
   ClientPool(const ClientPool&) = delete;
   ClientPool& operator=(const ClientPool&) = delete;
 

@@ -26,7 +26,7 @@ class ExpertClient {
  public:
   // Connects to `server`; rejects with "cannot connect to HOST:PORT: why".
   static kj::Promise<kj::Own<ExpertClient>> connect(io::EventLoop& loop, HostPort server);
-  ~ExpertClient();
+  ~ExpertClient() noexcept;
 
   const HostPort& server() const;
 
