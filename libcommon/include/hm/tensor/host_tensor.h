@@ -71,6 +71,11 @@ struct HostTensor {
   static HostTensor copy_of(DType dtype, std::vector<int64_t> shape,
                             std::span<const std::byte> data);
 
+  // A tensor that takes over `buffer` (no copy); `buffer` must hold exactly
+  // numel * dtype_size(dtype) bytes, else hm::Error.
+  static HostTensor adopt(DType dtype, std::vector<int64_t> shape,
+                          std::vector<std::byte> buffer);
+
   int64_t numel() const;
   size_t nbytes() const { return bytes.size(); }
   const std::byte* data() const { return bytes.data(); }
@@ -87,5 +92,9 @@ struct HostTensor {
 
 // "float32[64, 1024]" for logs and error messages.
 std::string describe(const HostTensor& tensor);
+
+// Throws hm::Error unless every byte of a bool tensor's data is 0 or 1:
+//   "<what>: bool element 5 is 2 (only 0 and 1 are allowed)".
+void check_bool_bytes(std::span<const std::byte> bytes, std::string_view what);
 
 }  // namespace hm

@@ -22,7 +22,8 @@ struct TensorSpec {
 std::string describe(const TensorSpec& spec);
 
 // Checks that `tensors` match `specs` one to one (count, dtype, rank, fixed
-// dimensions) and share one batch size (dim 0), which it returns. `what`
+// dimensions) and share one batch size (dim 0), which it returns (0 when no
+// tensor has a dimension: all scalars, or no tensors at all). `what`
 // names the list in messages, e.g. "forward inputs". Throws hm::Error:
 //   "forward inputs: expected 1 tensor, got 2"
 //   "forward inputs[0]: expected float32[*, 1024], got float32[4, 512]"

@@ -1,0 +1,162 @@
+#include "hm/tensor/wire_tensor.h"
+
+#include <cstring>
+
+#include <kj/exception.h>
+
+#include "hm/base/error.h"
+#include "hm/tensor/half.h"
+
+namespace hm {
+namespace {
+
+// The two enums list the dtypes in the same order (see tensor.capnp).
+static_assert(static_cast<int>(wire::DType::FLOAT32) == static_cast<int>(DType::Float32));
+static_assert(static_cast<int>(wire::DType::FLOAT16) == static_cast<int>(DType::Float16));
+static_assert(static_cast<int>(wire::DType::BFLOAT16) == static_cast<int>(DType::BFloat16));
+static_assert(static_cast<int>(wire::DType::FLOAT64) == static_cast<int>(DType::Float64));
+static_assert(static_cast<int>(wire::DType::INT64) == static_cast<int>(DType::Int64));
+static_assert(static_cast<int>(wire::DType::INT32) == static_cast<int>(DType::Int32));
+static_assert(static_cast<int>(wire::DType::INT16) == static_cast<int>(DType::Int16));
+static_assert(static_cast<int>(wire::DType::INT8) == static_cast<int>(DType::Int8));
+static_assert(static_cast<int>(wire::DType::UINT8) == static_cast<int>(DType::UInt8));
+static_assert(static_cast<int>(wire::DType::BOOL) == static_cast<int>(DType::Bool));
+static_assert(kDTypeCount == 10);
+
+// A Cap'n Proto list (Data included) holds at most 2^29 - 1 elements.
+constexpr size_t kMaxDataBytes = (size_t{1} << 29) - 1;
+
+std::span<const std::byte> as_span(capnp::Data::Reader data) {
+  return {reinterpret_cast<const std::byte*>(data.begin()), data.size()};
+}
+
+HostTensor decode_float16(DType dtype, std::vector<int64_t> shape, int64_t numel,
+                          capnp::Data::Reader data) {
+  if (dtype != DType::Float32) {
+    fail("wire tensor: float16 compression of a {} tensor (only float32 can be compressed)",
+         dtype_name(dtype));
+  }
+  size_t needed = static_cast<size_t>(numel) * 2;
+  if (data.size() != needed) {
+    fail("tensor data is {} bytes but float32{} compressed to float16 needs {}", data.size(),
+         shape_string(shape), needed);
+  }
+  HostTensor tensor = HostTensor::zeros(DType::Float32, std::move(shape));
+  auto* out = reinterpret_cast<float*>(tensor.mutable_data());
+  for (size_t i = 0; i < static_cast<size_t>(numel); ++i) {
+    uint16_t bits;
+    std::memcpy(&bits, data.begin() + 2 * i, 2);
+    out[i] = half_to_float(bits);
+  }
+  return tensor;
+}
+
+HostTensor decode(wire::Tensor::Reader reader, std::shared_ptr<const void> owner,
+                  const TensorLimits& limits) {
+  DType dtype = from_wire(reader.getDtype());
+  std::vector<int64_t> shape;
+  for (int64_t dim : reader.getShape()) shape.push_back(dim);
+  int64_t numel = checked_numel(shape, limits.max_elements);
+  size_t nbytes = checked_nbytes(numel, dtype_size(dtype), limits, "wire tensor");
+  auto data = reader.getData();
+  auto compression = reader.getCompression();
+  if (compression == wire::Compression::FLOAT16) {
+    return decode_float16(dtype, std::move(shape), numel, data);
+  }
+  require(compression == wire::Compression::NONE, "wire tensor: unknown compression {}",
+          static_cast<unsigned>(compression));
+  if (data.size() != nbytes) {
+    fail("tensor data is {} bytes but {}{} needs {}", data.size(), dtype_name(dtype),
+         shape_string(shape), nbytes);
+  }
+  auto bytes = as_span(data);
+  if (dtype == DType::Bool) check_bool_bytes(bytes, "wire tensor");
+  bool aligned = reinterpret_cast<uintptr_t>(bytes.data()) % dtype_size(dtype) == 0;
+  if (!owner || !aligned) return HostTensor::copy_of(dtype, std::move(shape), bytes);
+  HostTensor tensor;
+  tensor.dtype = dtype;
+  tensor.shape = std::move(shape);
+  tensor.bytes = bytes;
+  tensor.owner = std::move(owner);
+  return tensor;
+}
+
+}  // namespace
+
+wire::DType to_wire(DType dtype) {
+  return static_cast<wire::DType>(static_cast<uint16_t>(dtype));
+}
+
+DType from_wire(wire::DType dtype) {
+  auto code = static_cast<uint16_t>(dtype);
+  require(code < kDTypeCount, "unknown wire dtype {}", code);
+  return static_cast<DType>(code);
+}
+
+void to_wire(const HostTensor& tensor, wire::Tensor::Builder out) {
+  to_wire(tensor, out, wire::Compression::NONE);
+}
+
+void to_wire(const HostTensor& tensor, wire::Tensor::Builder out,
+             wire::Compression compression) {
+  bool half = compression == wire::Compression::FLOAT16;
+  require(half || compression == wire::Compression::NONE, "unknown compression {}",
+          static_cast<unsigned>(compression));
+  if (half && tensor.dtype != DType::Float32) {
+    fail("float16 compression needs a float32 tensor, got {}", describe(tensor));
+  }
+  size_t numel = static_cast<size_t>(tensor.numel());
+  size_t nbytes = half ? numel * 2 : tensor.nbytes();
+  if (nbytes > kMaxDataBytes) {
+    fail("{} is {} bytes on the wire, more than a Cap'n Proto Data field holds ({})",
+         describe(tensor), nbytes, kMaxDataBytes);
+  }
+  out.setDtype(to_wire(tensor.dtype));
+  auto shape = out.initShape(static_cast<unsigned>(tensor.shape.size()));
+  for (size_t i = 0; i < tensor.shape.size(); ++i) shape.set(i, tensor.shape[i]);
+  out.setCompression(compression);
+  auto data = out.initData(nbytes);
+  if (nbytes == 0) return;
+  if (!half) {
+    std::memcpy(data.begin(), tensor.data(), nbytes);
+    return;
+  }
+  floats_to_halves_clamped(tensor.as<float>(),
+                           {reinterpret_cast<uint16_t*>(data.begin()), numel});
+}
+
+HostTensor from_wire(wire::Tensor::Reader tensor, std::shared_ptr<const void> owner,
+                     const TensorLimits& limits) {
+  try {
+    return decode(tensor, std::move(owner), limits);
+  } catch (const kj::Exception& e) {
+    fail("malformed wire tensor: {}", e.getDescription().cStr());
+  }
+}
+
+void to_wire(const TensorSpec& spec, wire::TensorSchema::Builder out,
+             wire::Compression compression) {
+  out.setDtype(to_wire(spec.dtype));
+  auto shape = out.initShape(static_cast<unsigned>(spec.shape.size()));
+  for (size_t i = 0; i < spec.shape.size(); ++i) shape.set(i, spec.shape[i]);
+  out.setCompression(compression);
+}
+
+TensorSpec from_wire(wire::TensorSchema::Reader schema) {
+  try {
+    TensorSpec spec;
+    spec.dtype = from_wire(schema.getDtype());
+    for (int64_t dim : schema.getShape()) spec.shape.push_back(dim);
+    for (int64_t dim : spec.shape) {
+      if (dim < -1) {
+        fail("tensor schema: dimension {} in shape {} (use -1 for any size)", dim,
+             shape_string(spec.shape));
+      }
+    }
+    return spec;
+  } catch (const kj::Exception& e) {
+    fail("malformed tensor schema: {}", e.getDescription().cStr());
+  }
+}
+
+}  // namespace hm

@@ -1,0 +1,174 @@
+#include "hm/tensor/wire_tensor.h"
+
+#include <gtest/gtest.h>
+
+#include <capnp/message.h>
+#include <capnp/serialize.h>
+
+#include <cmath>
+#include <limits>
+
+#include "hm/base/error.h"
+#include "tensor_test_util.h"
+
+namespace hm {
+namespace {
+
+using test::error_of;
+
+// A message built from `tensor`, then read back through a flat array the way
+// a received message is.
+struct Received {
+  explicit Received(const std::function<void(wire::Tensor::Builder)>& fill) {
+    capnp::MallocMessageBuilder builder;
+    fill(builder.initRoot<wire::Tensor>());
+    words = capnp::messageToFlatArray(builder);
+    reader = std::make_shared<capnp::FlatArrayMessageReader>(words.asPtr());
+  }
+  wire::Tensor::Reader root() const { return reader->getRoot<wire::Tensor>(); }
+  std::span<const std::byte> span() const {
+    return {reinterpret_cast<const std::byte*>(words.begin()), words.size() * 8};
+  }
+
+  kj::Array<capnp::word> words;
+  std::shared_ptr<capnp::FlatArrayMessageReader> reader;
+};
+
+TEST(WireTensor, DTypesMapOneToOne) {
+  for (int i = 0; i < kDTypeCount; ++i) {
+    auto dtype = static_cast<DType>(i);
+    EXPECT_EQ(from_wire(to_wire(dtype)), dtype);
+  }
+  EXPECT_EQ(to_wire(DType::BFloat16), wire::DType::BFLOAT16);
+  EXPECT_EQ(to_wire(DType::Bool), wire::DType::BOOL);
+  EXPECT_EQ(error_of([] { from_wire(static_cast<wire::DType>(12)); }), "unknown wire dtype 12");
+}
+
+TEST(WireTensor, RoundTripsEveryDtypeWithoutCopying) {
+  auto tensors = test::sample_tensors();
+  tensors.push_back(HostTensor::zeros(DType::UInt8, {0}));
+  for (const auto& tensor : tensors) {
+    Received message([&](auto out) { to_wire(tensor, out); });
+    EXPECT_EQ(message.root().getCompression(), wire::Compression::NONE);
+    HostTensor view = from_wire(message.root(), message.reader);
+    EXPECT_TRUE(test::same_tensor(view, tensor));
+    EXPECT_EQ(view.owner, message.reader);
+    if (tensor.nbytes() > 0) {  // the view points into the message's words
+      EXPECT_GE(view.data(), message.span().data());
+      EXPECT_LE(view.data() + view.nbytes(), message.span().data() + message.span().size());
+    }
+    HostTensor copy = from_wire(message.root(), nullptr);
+    EXPECT_TRUE(test::same_tensor(copy, tensor));
+    EXPECT_NE(copy.owner, message.reader);
+  }
+}
+
+TEST(WireTensor, Float16Compression) {
+  std::vector<float> values = {1.0f, -2.5f, 1e6f, -std::numeric_limits<float>::infinity(),
+                               std::numeric_limits<float>::quiet_NaN(), 0.1f};
+  HostTensor tensor =
+      HostTensor::copy_of(DType::Float32, {2, 3}, std::as_bytes(std::span(values)));
+  Received message([&](auto out) { to_wire(tensor, out, wire::Compression::FLOAT16); });
+  EXPECT_EQ(message.root().getData().size(), 12u);
+  EXPECT_EQ(message.root().getDtype(), wire::DType::FLOAT32);
+  HostTensor decoded = from_wire(message.root(), message.reader);
+  EXPECT_EQ(describe(decoded), "float32[2, 3]");
+  auto v = decoded.as<float>();
+  EXPECT_EQ(v[0], 1.0f);
+  EXPECT_EQ(v[1], -2.5f);
+  EXPECT_EQ(v[2], 65504.0f);
+  EXPECT_EQ(v[3], -65504.0f);
+  EXPECT_TRUE(std::isnan(v[4]));
+  EXPECT_NEAR(v[5], 0.1f, 1e-4f);
+
+  HostTensor ints = HostTensor::zeros(DType::Int32, {2});
+  capnp::MallocMessageBuilder builder;
+  EXPECT_EQ(error_of([&] {
+              to_wire(ints, builder.initRoot<wire::Tensor>(), wire::Compression::FLOAT16);
+            }),
+            "float16 compression needs a float32 tensor, got int32[2]");
+  Received wrong([](auto out) {
+    out.setDtype(wire::DType::INT32);
+    out.initShape(1).set(0, 2);
+    out.setCompression(wire::Compression::FLOAT16);
+    out.initData(4);
+  });
+  EXPECT_EQ(error_of([&] { from_wire(wrong.root(), nullptr); }),
+            "wire tensor: float16 compression of a int32 tensor (only float32 can be "
+            "compressed)");
+  Received short_data([](auto out) {
+    out.setDtype(wire::DType::FLOAT32);
+    out.initShape(1).set(0, 3);
+    out.setCompression(wire::Compression::FLOAT16);
+    out.initData(4);
+  });
+  EXPECT_EQ(error_of([&] { from_wire(short_data.root(), nullptr); }),
+            "tensor data is 4 bytes but float32[3] compressed to float16 needs 6");
+}
+
+TEST(WireTensor, RefusesBadMessages) {
+  auto with = [](wire::DType dtype, std::vector<int64_t> shape, size_t data_bytes,
+                 uint8_t fill = 0) {
+    return [=](wire::Tensor::Builder out) {
+      out.setDtype(dtype);
+      auto list = out.initShape(static_cast<unsigned>(shape.size()));
+      for (size_t i = 0; i < shape.size(); ++i) list.set(i, shape[i]);
+      auto data = out.initData(data_bytes);
+      std::fill(data.begin(), data.end(), fill);
+    };
+  };
+  auto error = [](const Received& message, TensorLimits limits = {}) {
+    return error_of([&] { from_wire(message.root(), message.reader, limits); });
+  };
+  EXPECT_EQ(error(Received(with(wire::DType::FLOAT32, {2, 3}, 12))),
+            "tensor data is 12 bytes but float32[2, 3] needs 24");
+  EXPECT_EQ(error(Received(with(wire::DType::FLOAT32, {2, 3}, 28))),
+            "tensor data is 28 bytes but float32[2, 3] needs 24");
+  EXPECT_EQ(error(Received(with(wire::DType::INT8, {2, -3}, 0))),
+            "negative dimension -3 in shape [2, -3]");
+  EXPECT_EQ(error(Received(with(static_cast<wire::DType>(10), {1}, 1))), "unknown wire dtype 10");
+  EXPECT_EQ(error(Received(with(wire::DType::FLOAT32, {int64_t{1} << 20, int64_t{1} << 20}, 0))),
+            "shape [1048576, 1048576] has more than 2147483648 elements");
+  EXPECT_EQ(error(Received(with(wire::DType::FLOAT64, {100}, 800)), TensorLimits{1000, 400}),
+            "wire tensor: 100 elements of 8 bytes exceed the limit of 400 bytes");
+  EXPECT_EQ(error(Received(with(wire::DType::BOOL, {3}, 3, 2))),
+            "wire tensor: bool element 0 is 2 (only 0 and 1 are allowed)");
+  Received unknown_compression([&](wire::Tensor::Builder out) {
+    with(wire::DType::FLOAT32, {1}, 4)(out);
+    out.setCompression(static_cast<wire::Compression>(7));
+  });
+  EXPECT_EQ(error(unknown_compression), "wire tensor: unknown compression 7");
+}
+
+TEST(WireTensor, MalformedStructureIsAnHmError) {
+  // A valid root struct whose shape list pointer points far outside the segment.
+  std::vector<uint64_t> words = {
+      uint64_t{4} << 32,                                  // segment table: 1 segment, 4 words
+      (uint64_t{1} << 32) | (uint64_t{2} << 48),          // root: struct, 1 data word, 2 pointers
+      0,                                                  // dtype float32, compression none
+      1 | (0x100000u << 2) | (uint64_t{5} << 32) | (uint64_t{2} << 35),  // shape: List(Int64)
+      0,                                                  // data: null
+  };
+  capnp::FlatArrayMessageReader reader(
+      kj::arrayPtr(reinterpret_cast<const capnp::word*>(words.data()), words.size()));
+  auto root = reader.getRoot<wire::Tensor>();
+  std::string message = error_of([&] { from_wire(root, nullptr); });
+  EXPECT_EQ(message.rfind("malformed wire tensor: ", 0), 0u) << message;
+}
+
+TEST(WireTensor, SpecsRoundTrip) {
+  TensorSpec spec{DType::BFloat16, {-1, 16, 4}};
+  capnp::MallocMessageBuilder builder;
+  auto schema = builder.initRoot<wire::TensorSchema>();
+  to_wire(spec, schema, wire::Compression::FLOAT16);
+  EXPECT_EQ(schema.asReader().getCompression(), wire::Compression::FLOAT16);
+  EXPECT_EQ(from_wire(schema.asReader()), spec);
+  schema.getShape().set(1, -2);
+  EXPECT_EQ(error_of([&] { from_wire(schema.asReader()); }),
+            "tensor schema: dimension -2 in shape [-1, -2, 4] (use -1 for any size)");
+  schema.setDtype(static_cast<wire::DType>(99));
+  EXPECT_EQ(error_of([&] { from_wire(schema.asReader()); }), "unknown wire dtype 99");
+}
+
+}  // namespace
+}  // namespace hm
