@@ -1,0 +1,83 @@
+// ExpertServerHost: hm::ExpertHost over LibTorch: N experts of one kind, each
+// an ExpertBackend with a forward and a backward TaskPool, all served by one
+// Runtime thread on the configured device.
+//
+// submit_* validate requests (count, dtype, shape, batch size) on the
+// caller's thread and throw hm::Error without enqueueing; accepted tasks
+// complete later on the runtime thread. This header is torch-free (the
+// binaries include it without LibTorch's headers).
+//
+// Thread rules: uids(), describe(), submit_*() and stats_report() from any
+// thread; stop() and the destructor from one controlling thread. backend()
+// is for setup and checkpoints; its forward/backward belong to the runtime
+// thread while serving. Ownership: owns backends, pools and the runtime.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "hm/rpc/expert_host.h"
+#include "hm/tensor/tensor_spec.h"
+
+namespace hm::moe {
+
+class ExpertBackend;
+
+struct ExpertServerConfig {
+  std::vector<std::string> uids;   // already expanded; unique
+  std::string expert_cls = "ffn";  // ffn, transformer, det_dropout, nop, nop_delay, module
+  int64_t hidden_dim = 1024;
+  std::string module_path;                // expert_cls "module": TorchScript file
+  std::vector<TensorSpec> module_inputs;  // "module": empty = one float32[*, hidden_dim]
+  std::string optimizer = "adam";         // adam, sgd, none
+  std::optional<double> lr;               // default: adam 1e-3, sgd 0.01
+  std::optional<double> clip_grad_norm;
+  uint32_t max_batch_size = 4096;
+  uint32_t min_batch_size = 1;
+  std::chrono::milliseconds max_wait{50};  // a smaller batch runs after this wait
+  std::string device = "cpu";              // cpu, cuda, cuda:N
+  uint64_t seed = 0;                       // initial weights = f(seed, uid)
+  int num_threads = 0;                     // torch intra-op threads; 0 = leave as is
+};
+
+class ExpertServerHost final : public ExpertHost {
+ public:
+  // Builds every expert and starts the runtime. Throws hm::UsageError for a
+  // bad config (unknown class or optimizer, no or duplicate uids, bad sizes,
+  // malformed device) and hm::Error for what the environment refuses (CUDA
+  // unavailable, unreadable TorchScript file).
+  explicit ExpertServerHost(const ExpertServerConfig& config);
+  ~ExpertServerHost() override;  // stop()
+  ExpertServerHost(const ExpertServerHost&) = delete;
+  ExpertServerHost& operator=(const ExpertServerHost&) = delete;
+
+  std::vector<std::string> uids() const override;
+  std::optional<ExpertDescription> describe(std::string_view uid) const override;
+  void submit_forward(std::string_view uid, std::vector<HostTensor> inputs, TaskDone done) override;
+  void submit_backward(std::string_view uid, std::vector<HostTensor> inputs_and_grads,
+                       TaskDone done) override;
+
+  // Refuses new tasks ("server shutting down"), fails queued ones with the
+  // same message, finishes the batch in progress and joins the runtime.
+  // Idempotent.
+  void stop();
+
+  // One line per pool that ran batches since the previous call (or since
+  // construction), e.g. "ffn.0.1 forward: 12.0 batches/s, 3072 samples/s,
+  // mean batch 256.0".
+  std::vector<std::string> stats_report();
+
+  // nullptr when `uid` is not hosted.
+  ExpertBackend* backend(std::string_view uid);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace hm::moe

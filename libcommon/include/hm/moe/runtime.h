@@ -1,0 +1,61 @@
+// Runtime: the one thread per device that runs every batch of that device's
+// task pools.
+//
+// It sleeps on a condition variable until a pool is ready (enough rows, or
+// its oldest task waited max_wait), serves the ready pool whose oldest task
+// has waited longest, takes a batch from it and runs it, and repeats. A
+// failing batch fails only its own tasks; the thread keeps serving.
+//
+// Thread rules: start() and stop() from one controlling thread; pools wake
+// the runtime from any thread. Ownership: shares ownership of its pools;
+// stop() (also run by the destructor) must happen before the backends the
+// pools' BatchFns use are destroyed.
+#pragma once
+
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "hm/moe/task_pool.h"
+
+namespace hm::moe {
+
+class Runtime {
+ public:
+  // Registers itself as every pool's wakeup; does not start the thread.
+  Runtime(std::string name, std::vector<std::shared_ptr<TaskPool>> pools);
+  ~Runtime();
+  Runtime(const Runtime&) = delete;
+  Runtime& operator=(const Runtime&) = delete;
+
+  // Starts the thread; tasks submitted before start() wait for it.
+  void start();
+
+  // Closes every pool to new tasks, lets the batch in progress finish, fails
+  // every queued task with "server shutting down" (from the runtime thread
+  // when it runs) and joins the thread. Idempotent.
+  void stop();
+
+  const std::vector<std::shared_ptr<TaskPool>>& pools() const { return pools_; }
+
+ private:
+  void wake();
+  void loop();
+  // Runs one batch from the ready pool with the oldest task; false when no
+  // pool was ready, with `deadline` set to when the next one will be.
+  bool serve_one(Clock::time_point& deadline);
+
+  const std::string name_;
+  const std::vector<std::shared_ptr<TaskPool>> pools_;
+
+  std::mutex mutex_;
+  std::condition_variable wakeup_;
+  bool pending_ = false;   // guarded by mutex_: a task arrived since the last scan
+  bool stopping_ = false;  // guarded by mutex_
+  std::thread thread_;
+};
+
+}  // namespace hm::moe

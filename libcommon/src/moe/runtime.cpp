@@ -1,0 +1,90 @@
+#include "hm/moe/runtime.h"
+
+#include "hm/base/log.h"
+
+namespace hm::moe {
+namespace {
+constexpr const char* kShuttingDown = "server shutting down";
+}  // namespace
+
+Runtime::Runtime(std::string name, std::vector<std::shared_ptr<TaskPool>> pools)
+    : name_(std::move(name)), pools_(std::move(pools)) {
+  for (const auto& pool : pools_) pool->set_wakeup([this] { wake(); });
+}
+
+Runtime::~Runtime() {
+  stop();
+  for (const auto& pool : pools_) pool->set_wakeup(nullptr);
+}
+
+void Runtime::start() {
+  std::lock_guard lock(mutex_);
+  if (thread_.joinable() || stopping_) return;
+  thread_ = std::thread([this] { loop(); });
+}
+
+void Runtime::stop() {
+  for (const auto& pool : pools_) pool->close();
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  wakeup_.notify_all();
+  if (thread_.joinable()) {
+    thread_.join();
+  } else {
+    for (const auto& pool : pools_) pool->fail_queued(kShuttingDown);
+  }
+}
+
+void Runtime::wake() {
+  {
+    std::lock_guard lock(mutex_);
+    pending_ = true;
+  }
+  wakeup_.notify_one();
+}
+
+bool Runtime::serve_one(Clock::time_point& deadline) {
+  const auto now = Clock::now();
+  TaskPool* best = nullptr;
+  Clock::time_point best_oldest;
+  deadline = Clock::time_point::max();
+  for (const auto& pool : pools_) {
+    const auto state = pool->state(now);
+    if (!state.has_tasks) continue;
+    if (!state.ready) {
+      deadline = std::min(deadline, state.deadline);
+    } else if (best == nullptr || state.oldest < best_oldest) {
+      best = pool.get();
+      best_oldest = state.oldest;
+    }
+  }
+  if (best == nullptr) return false;
+  best->run_batch(best->take_batch());
+  return true;
+}
+
+void Runtime::loop() {
+  spdlog::debug("{}: serving {} task pools", name_, pools_.size());
+  for (;;) {
+    {
+      std::lock_guard lock(mutex_);
+      if (stopping_) break;
+      pending_ = false;  // what arrives from here on wakes the wait below
+    }
+    Clock::time_point deadline;
+    if (serve_one(deadline)) continue;
+    std::unique_lock lock(mutex_);
+    const auto woken = [this] { return pending_ || stopping_; };
+    if (deadline == Clock::time_point::max()) {
+      wakeup_.wait(lock, woken);
+    } else {
+      wakeup_.wait_until(lock, deadline, woken);
+    }
+  }
+  for (const auto& pool : pools_) pool->fail_queued(kShuttingDown);
+  spdlog::debug("{}: stopped", name_);
+}
+
+}  // namespace hm::moe
