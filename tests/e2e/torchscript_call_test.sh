@@ -4,7 +4,8 @@
 # backward returns the gradients torch computes locally, then trains.
 source "$(dirname "$0")/lib.sh"
 
-"$HM_PYTHON" - "$WORK" <<'PY'
+# torch.jit.script reads the module's source: it must live in a file.
+cat > "$WORK/make_net.py" <<'PY'
 import sys, numpy as np, torch
 work = sys.argv[1]
 torch.manual_seed(3)
@@ -27,6 +28,7 @@ y.backward(torch.from_numpy(dy))
 np.save(f"{work}/y_ref.npy", y.detach().numpy())
 np.save(f"{work}/dx_ref.npy", xt.grad.numpy())
 PY
+"$HM_PYTHON" "$WORK/make_net.py" "$WORK"
 
 start_server ts --module "$WORK/net.pt" --module-inputs 'float32[*,16]' --expert-uids net.0 net.1
 "$HM_BIN/hm-call" --server "$SERVER_ADDR" net.1 forward -i "$WORK/x.npy" -o "$WORK/y.npy"

@@ -95,8 +95,6 @@ kj::Promise<void> report_stats(hm::io::EventLoop& loop, hm::moe::ExpertServerHos
 }
 
 int serve(const Flags& flags) {
-  // Before torch or the runtime start threads: signals reach only the loop.
-  hm::io::EventLoop::capture_termination_signals();
   auto address = hm::parse_host_port(flags.listen, "--listen");
   if (flags.max_batch_size == 0) throw hm::UsageError("--max-batch-size must be at least 1");
   if (flags.min_batch_size > flags.max_batch_size) {
@@ -107,6 +105,7 @@ int serve(const Flags& flags) {
   size_t expert_count = config.uids.size();
 
   hm::io::EventLoop loop;
+  auto signal = loop.termination_signal();  // from here on, SIGTERM is graceful
   hm::moe::ExpertServerHost host(std::move(config));
   hm::rpc::ServerLimits limits;
   limits.max_connections = flags.max_connections;
@@ -119,7 +118,7 @@ int serve(const Flags& flags) {
                expert_count == 1 ? "" : "s", bound.to_string(), flags.device);
 
   if (flags.stats_every > 0) loop.detach(report_stats(loop, host, flags.stats_every));
-  int signal_number = loop.wait(loop.termination_signal());
+  int signal_number = loop.wait(kj::mv(signal));
   spdlog::info("signal {}: shutting down", signal_number);
   server.stop_accepting();
   host.stop();  // fails queued tasks with "server shutting down"

@@ -17,6 +17,7 @@
 
 #include "hm/base/error.h"
 #include "hm/base/log.h"
+#include "hm/io/signals.h"
 
 namespace hm::io {
 namespace {
@@ -52,6 +53,8 @@ struct EventLoop::State {
   kj::Own<kj::PromiseFulfiller<void>> rearm_fulfiller;
   kj::Own<kj::PromiseFulfiller<void>> stop_fulfiller;
   kj::Promise<void> bridge = nullptr;
+  kj::Own<kj::PromiseFulfiller<int>> signal_fulfiller;
+  std::vector<std::unique_ptr<SignalWatcher>> signal_watchers;
 
   // Runs libuv once without blocking, then waits for whichever comes first:
   // libuv's fd turning readable, libuv's next timer, or rearm().
@@ -114,6 +117,7 @@ EventLoop::EventLoop() : state_(std::make_unique<State>()) {
 
 EventLoop::~EventLoop() {
   current_loop = nullptr;
+  state_->signal_watchers.clear();
   state_->bridge = nullptr;
   state_->observer = nullptr;
   uv_close(reinterpret_cast<uv_handle_t*>(&state_->wakeup), nullptr);
@@ -167,15 +171,21 @@ void EventLoop::stop() {
   uv_async_send(&state_->wakeup);
 }
 
-void EventLoop::capture_termination_signals() {
-  kj::UnixEventPort::captureSignal(SIGINT);
-  kj::UnixEventPort::captureSignal(SIGTERM);
-}
-
 kj::Promise<int> EventLoop::termination_signal() {
-  auto& port = state_->io.unixEventPort;
-  auto number = [](siginfo_t info) { return info.si_signo; };
-  return port.onSignal(SIGINT).then(number).exclusiveJoin(port.onSignal(SIGTERM).then(number));
+  auto paf = kj::newPromiseAndFulfiller<int>();
+  state_->signal_fulfiller = kj::mv(paf.fulfiller);
+  auto on_signal = [state = state_.get()](int signum) {
+    if (state->signal_fulfiller && state->signal_fulfiller->isWaiting()) {
+      state->signal_fulfiller->fulfill(kj::cp(signum));
+    }
+  };
+  state_->signal_watchers.clear();
+  for (int signum : {SIGINT, SIGTERM}) {
+    state_->signal_watchers.push_back(std::make_unique<SignalWatcher>(&state_->uv, on_signal));
+    state_->signal_watchers.back()->start(signum);
+  }
+  rearm();
+  return kj::mv(paf.promise);
 }
 
 EventLoop* EventLoop::current() { return current_loop; }

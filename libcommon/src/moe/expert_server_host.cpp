@@ -133,7 +133,7 @@ ExpertServerHost::ExpertServerHost(const ExpertServerConfig& config)
   impl_->runtime =
       std::make_unique<Runtime>(fmt::format("runtime {}", device.str()), std::move(pools));
   impl_->runtime->start();
-  spdlog::info("hosting {} {} expert(s) on {}", config.uids.size(), config.expert_cls,
+  spdlog::debug("hosting {} {} expert(s) on {}", config.uids.size(), config.expert_cls,
                device.str());
 }
 

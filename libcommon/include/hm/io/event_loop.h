@@ -59,12 +59,10 @@ class EventLoop {
   // destroyed; an exception it throws is logged, never lost silently.
   void detach(kj::Promise<void>&& promise);
 
-  // Main thread, before any other thread starts: deliver SIGINT and SIGTERM
-  // only through termination_signal() (they are blocked everywhere else).
-  static void capture_termination_signals();
-
-  // Loop thread: resolves with the number of the first SIGINT or SIGTERM,
-  // after capture_termination_signals().
+  // Loop thread: from now on SIGINT and SIGTERM no longer end the process;
+  // the promise resolves with the number of the first one that arrives. (A
+  // libuv signal handler, so it works whichever thread the kernel picks:
+  // libraries such as OpenBLAS start threads before main.)
   kj::Promise<int> termination_signal();
 
   // Any thread: make run() return.
