@@ -13,12 +13,14 @@
 #include "hm/io/event_loop.h"
 #include "hm/rpc/blocking.h"
 #include "hm/rpc/expert_client.h"
+#include "hm/swarm/dht_join.h"
 #include "hm/tensor/tensor_io.h"
 
 namespace {
 
 struct Flags {
   std::string server;
+  std::vector<std::string> dht_peers;
   std::string uid;
   std::string action;
   std::vector<std::string> inputs;
@@ -59,13 +61,33 @@ void write_output(const Flags& flags, hm::TensorFormat format,
   }
 }
 
+// The server hosting flags.uid, found through the DHT.
+hm::HostPort find_server(hm::io::EventLoop& loop, const Flags& flags) {
+  auto peers = hm::swarm::parse_peers(flags.dht_peers, "--dht");
+  hm::dht::DhtNode node(loop.uv(), hm::swarm::client_node_config(peers));
+  hm::rpc::wait_for(loop, hm::swarm::join(node, peers), flags.timeout, "joining the DHT");
+  auto found = hm::rpc::wait_for(loop, hm::swarm::find_experts_async(node, {flags.uid}),
+                                 flags.timeout, "looking up " + flags.uid + " in the DHT");
+  if (!found[0]) hm::fail("no live expert '{}' in the DHT", flags.uid);
+  spdlog::debug("{} is at {}", flags.uid, found[0]->server.to_string());
+  return found[0]->server;
+}
+
 int run(const Flags& flags) {
-  auto address = hm::parse_host_port(flags.server, "--server");
   auto format = hm::format_from_name(flags.format);
   if (flags.action.empty() && flags.uid != "list") {
     throw hm::UsageError("missing ACTION after the uid: info, forward or backward");
   }
+  if (flags.server.empty() == flags.dht_peers.empty()) {
+    throw hm::UsageError("give the expert's server with --server HOST:PORT or find it with "
+                         "--dht PEER... (one of them)");
+  }
+  if (flags.uid == "list" && flags.server.empty()) {
+    throw hm::UsageError("list needs --server (it asks one server for its experts)");
+  }
   hm::io::EventLoop loop;
+  auto address = flags.server.empty() ? find_server(loop, flags)
+                                      : hm::parse_host_port(flags.server, "--server");
   auto where = address.to_string();
   auto client = hm::rpc::wait_for(loop, hm::rpc::ExpertClient::connect(loop, address),
                                   flags.timeout, "connect to " + where);
@@ -138,18 +160,23 @@ int main(int argc, char** argv) {
   hm::cli::CommonFlags common;
   hm::cli::add_common_flags(app, common);
   Flags flags;
-  app.add_option("--server,-s", flags.server, "Address of the hm-serve process (HOST:PORT)")
-      ->required();
+  app.add_option("--server,-s", flags.server, "Address of the hm-serve process (HOST:PORT)");
+  app.add_option("--dht", flags.dht_peers,
+                 "Find the expert's server through the DHT, joining through this peer "
+                 "(repeat for several)")
+      ->allow_extra_args(false);
   app.add_option("uid", flags.uid, "The expert's uid (e.g. ffn.0.3), or 'list' for every uid")
       ->required();
   app.add_option("action", flags.action, "info | forward | backward")
       ->check(CLI::IsMember({"info", "forward", "backward"}));
   app.add_option("-i,--input", flags.inputs,
                  "Input tensor file (repeat for several; a file may hold several records; "
-                 "'-' = stdin). Default: stdin");
+                 "'-' = stdin). Default: stdin")
+      ->allow_extra_args(false);
   app.add_option("-g,--grad", flags.grads,
                  "backward: gradient of an output (repeat for several). Without -i and -g, "
-                 "stdin holds the inputs followed by the gradients");
+                 "stdin holds the inputs followed by the gradients")
+      ->allow_extra_args(false);
   app.add_option("-o,--output", flags.output, "Write result tensors here instead of stdout");
   app.add_option("--format,-f", flags.format, "Tensor format in and out: npy, text, capnp")
       ->capture_default_str();

@@ -8,7 +8,10 @@
 #include "hm/cli/app.h"
 #include "hm/io/event_loop.h"
 #include "hm/moe/expert_server_host.h"
+#include "hm/rpc/blocking.h"
 #include "hm/rpc/expert_server.h"
+#include "hm/swarm/dht_join.h"
+#include "hm/swarm/expert_declarer.h"
 #include "hm/tensor/tensor_spec_parse.h"
 
 namespace {
@@ -33,6 +36,9 @@ struct Flags {
   double stats_every = 0;
   uint32_t max_connections = 1024;
   uint32_t max_message_mb = 1024;
+  std::vector<std::string> dht_peers;
+  double update_period = 30;
+  std::string announce;
 };
 
 std::vector<std::string> choose_uids(const Flags& flags) {
@@ -94,6 +100,19 @@ kj::Promise<void> report_stats(hm::io::EventLoop& loop, hm::moe::ExpertServerHos
       });
 }
 
+// The address the swarm should call: --announce HOST, else the bound one.
+hm::HostPort announced_address(const Flags& flags, const hm::HostPort& bound) {
+  hm::HostPort address = bound;
+  if (!flags.announce.empty()) {
+    address.host = flags.announce;
+  } else if (bound.host == "0.0.0.0" || bound.host == "::") {
+    throw hm::UsageError(fmt::format(
+        "--dht with --listen {}: give --announce HOST, the address clients can reach",
+        bound.to_string()));
+  }
+  return address;
+}
+
 int serve(const Flags& flags) {
   auto address = hm::parse_host_port(flags.listen, "--listen");
   if (flags.max_batch_size == 0) throw hm::UsageError("--max-batch-size must be at least 1");
@@ -112,6 +131,23 @@ int serve(const Flags& flags) {
   limits.max_message_bytes = uint64_t{flags.max_message_mb} << 20;
   hm::rpc::ExpertRpcServer server(loop, host, limits);
   auto bound = server.listen(address);
+
+  // The DHT node shares the server's port number (UDP beside TCP).
+  std::unique_ptr<hm::dht::DhtNode> dht;
+  std::unique_ptr<hm::swarm::ExpertDeclarer> declarer;
+  if (!flags.dht_peers.empty()) {
+    auto peers = hm::swarm::parse_peers(flags.dht_peers, "--dht");
+    auto announced = announced_address(flags, bound);
+    hm::dht::DhtConfig dht_config;
+    dht_config.listen = hm::io::Endpoint::parse(bound.to_string(), "--listen");
+    dht = std::make_unique<hm::dht::DhtNode>(loop.uv(), dht_config);
+    hm::rpc::wait_for(loop, hm::swarm::join(*dht, peers), 30, "joining the DHT");
+    declarer = std::make_unique<hm::swarm::ExpertDeclarer>(loop.uv(), *dht, host.uids(),
+                                                           announced, flags.update_period);
+    declarer->start();
+    spdlog::info("joined the DHT; declaring {} experts as {} every {} s", expert_count,
+                 announced.to_string(), flags.update_period);
+  }
   std::printf("%s\n", bound.to_string().c_str());
   std::fflush(stdout);
   spdlog::info("serving {} {} expert{} on {} ({})", expert_count, flags.module.empty() ? flags.expert_cls : flags.module,
@@ -121,6 +157,7 @@ int serve(const Flags& flags) {
   int signal_number = loop.wait(kj::mv(signal));
   spdlog::info("signal {}: shutting down", signal_number);
   server.stop_accepting();
+  if (declarer) declarer->stop();
   host.stop();  // fails queued tasks with "server shutting down"
   // Let the answers that the runtime just produced reach their clients.
   loop.wait(loop.timer().afterDelay(100 * kj::MILLISECONDS));
@@ -188,5 +225,14 @@ int main(int argc, char** argv) {
   app.add_option("--max-message-mb", flags.max_message_mb,
                  "Refuse requests larger than this many MiB")
       ->capture_default_str();
+  app.add_option("--dht", flags.dht_peers,
+                 "Join the DHT through these peers (HOST:PORT...) and declare every expert "
+                 "there; the DHT node uses the server's port number over UDP");
+  app.add_option("--update-period", flags.update_period,
+                 "With --dht: re-declare the experts every SECONDS (they expire after twice that)")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  app.add_option("--announce", flags.announce,
+                 "With --dht: the host clients should call (default: the --listen host)");
   return hm::cli::run(app, argc, argv, common, [&] { return serve(flags); });
 }
