@@ -1,0 +1,36 @@
+# fish completion for hm-dht(1). Keep in step with tools/hm-dht/main.cpp
+# (tests/e2e/dht_docs_test.sh checks that every flag of "hm-dht --help" and
+# of each subcommand's --help is here). Install in ~/.config/fish/completions/.
+#
+#   hm-dht [--listen HOST:PORT] [--peers ADDR...] [--nodes N] [--report-every S] [--allow-alone]
+#   hm-dht store --peers ADDR KEY VALUE [--subkey S] [--ttl SECONDS]
+#   hm-dht get --peers ADDR KEY [--latest] [--json]
+#   hm-dht ping ADDR
+
+set -l commands store get ping
+
+complete -c hm-dht -f
+
+# Subcommands
+complete -c hm-dht -n "not __fish_seen_subcommand_from $commands" -a store -d 'Store KEY = VALUE in the DHT'
+complete -c hm-dht -n "not __fish_seen_subcommand_from $commands" -a get -d 'Print the value of KEY'
+complete -c hm-dht -n "not __fish_seen_subcommand_from $commands" -a ping -d "Print a node's id and the round-trip time"
+
+# Options of hm-dht itself (running nodes)
+complete -c hm-dht -s h -l help -d 'Print a summary of the options and exit'
+complete -c hm-dht -n "not __fish_seen_subcommand_from $commands" -l version -d 'Print the version and exit'
+complete -c hm-dht -n "not __fish_seen_subcommand_from $commands" -l log-level -x -a 'trace debug info warn error off' -d 'Log verbosity on stderr'
+complete -c hm-dht -n "not __fish_seen_subcommand_from $commands" -l config -r -F -d 'Read options from a TOML/INI file'
+complete -c hm-dht -n "not __fish_seen_subcommand_from $commands" -l listen -x -d 'UDP address of the (first) node (HOST:PORT)'
+complete -c hm-dht -l peers -x -d 'Join the swarm through these nodes (HOST:PORT)'
+complete -c hm-dht -n "not __fish_seen_subcommand_from $commands" -l nodes -x -d 'Run this many nodes in this process'
+complete -c hm-dht -n "not __fish_seen_subcommand_from $commands" -l report-every -x -d 'Log routing-table size and stored keys every this many seconds'
+complete -c hm-dht -n "not __fish_seen_subcommand_from $commands" -l allow-alone -d 'When no --peers node answers, start a swarm of our own'
+
+# store
+complete -c hm-dht -n '__fish_seen_subcommand_from store' -l subkey -x -d 'Store VALUE under this subkey of a dictionary value'
+complete -c hm-dht -n '__fish_seen_subcommand_from store' -l ttl -x -d 'Seconds until the value expires'
+
+# get
+complete -c hm-dht -n '__fish_seen_subcommand_from get' -l latest -d 'Ask every replica and print the newest value'
+complete -c hm-dht -n '__fish_seen_subcommand_from get' -l json -d 'Print JSON: value and expiration, or subkeys'
