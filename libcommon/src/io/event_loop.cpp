@@ -101,7 +101,7 @@ struct EventLoop::State {
 EventLoop::EventLoop() : state_(std::make_unique<State>()) {
   require(current_loop == nullptr, "an EventLoop already runs on this thread");
   int rc = uv_loop_init(&state_->uv);
-  require(rc == 0, "cannot start the event loop: {}", uv_strerror(rc));
+  if (rc != 0) fail("cannot start the event loop: {}", uv_strerror(rc));
   state_->uv.data = this;
   state_->wakeup.data = state_.get();
   uv_async_init(&state_->uv, &state_->wakeup, [](uv_async_t* handle) {

@@ -3,6 +3,11 @@
 #include <capnp/rpc-twoparty.h>
 #include <kj/async-io.h>
 
+#include <netdb.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstring>
 #include <list>
 
 #include "hm/base/error.h"
@@ -126,6 +131,29 @@ struct Connection {
   capnp::RpcSystem<capnp::rpc::twoparty::VatId> rpc;
 };
 
+// A non-blocking TCP socket bound to `address` and listening.
+int bind_listening_socket(const HostPort& address) {
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_PASSIVE;
+  addrinfo* found = nullptr;
+  auto port = std::to_string(address.port);
+  int rc = getaddrinfo(address.host.c_str(), port.c_str(), &hints, &found);
+  if (rc != 0) fail("cannot listen on {}: {}", address.to_string(), gai_strerror(rc));
+  std::unique_ptr<addrinfo, decltype(&freeaddrinfo)> guard(found, freeaddrinfo);
+  int fd = socket(found->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) fail("cannot listen on {}: {}", address.to_string(), strerror(errno));
+  int one = 1;
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+  if (bind(fd, found->ai_addr, found->ai_addrlen) != 0 || ::listen(fd, 1024) != 0) {
+    int error = errno;
+    close(fd);
+    fail("cannot listen on {}: {}", address.to_string(), strerror(error));
+  }
+  return fd;
+}
+
 }  // namespace
 
 struct ExpertRpcServer::Impl : kj::TaskSet::ErrorHandler {
@@ -171,14 +199,11 @@ ExpertRpcServer::ExpertRpcServer(io::EventLoop& loop, ExpertHost& host, ServerLi
 ExpertRpcServer::~ExpertRpcServer() = default;
 
 HostPort ExpertRpcServer::listen(const HostPort& address) {
-  kj::Own<kj::NetworkAddress> resolved;
-  try {
-    resolved = impl_->loop.wait(impl_->loop.provider().getNetwork().parseAddress(
-        address.host.c_str(), address.port));
-    impl_->receiver = resolved->listen();
-  } catch (const kj::Exception& e) {
-    fail("cannot listen on {}: {}", address.to_string(), e.getDescription().cStr());
-  }
+  // Bound here rather than through kj's parseAddress() so that it may be
+  // called from inside event callbacks (no waiting on the loop).
+  int fd = bind_listening_socket(address);
+  impl_->receiver = impl_->loop.low_level().wrapListenSocketFd(
+      fd, kj::LowLevelAsyncIoProvider::TAKE_OWNERSHIP);
   HostPort bound{address.host, static_cast<uint16_t>(impl_->receiver->getPort())};
   impl_->accepting = impl_->accept_loop(*impl_->receiver).eagerlyEvaluate([](kj::Exception&& e) {
     spdlog::error("stopped accepting connections: {}", e.getDescription().cStr());
