@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# A local swarm (one hm-dht, two hm-serve hosting 16 ffn experts on a 4x4
+# grid) answers hm-moe forward and backward; one server killed with SIGKILL
+# mid-run does not stop hm-moe; once restarted and re-declared, its experts
+# are used again.
+source "$(dirname "$0")/lib.sh"
+
+"$HM_BIN/hm-dht" --listen 127.0.0.1:0 > "$WORK/dht.out" 2> "$WORK/dht.err" &
+PIDS+=($!)
+for _ in $(seq 100); do [ -s "$WORK/dht.out" ] && break; sleep 0.1; done
+DHT=$(head -n1 "$WORK/dht.out")
+[ -n "$DHT" ] || fail "hm-dht did not start"
+
+serve_half() {  # serve_half NAME ROWS
+  start_server "$1" --dht "$DHT" --update-period 1 --expert-pattern "ffn.[$2].[0:4]" \
+    --hidden-dim 16 --seed 3
+}
+serve_half a 0:2; A_PID=$SERVER_PID
+serve_half b 2:4; B_PID=$SERVER_PID
+
+"$HM_PYTHON" -c "
+import numpy as np
+np.save('$WORK/x.npy', np.random.RandomState(0).randn(64, 16).astype('f4'))
+np.save('$WORK/dy.npy', np.random.RandomState(1).randn(64, 16).astype('f4'))"
+
+moe() {  # moe forward|backward OUT [extra flags]
+  local action=$1 out=$2; shift 2
+  "$HM_BIN/hm-moe" "$action" --dht "$DHT" --prefix ffn --grid 4x4 --k-best 4 --seed 7 \
+    --forward-timeout 10 --timeout-after-k-min 1 --backward-timeout 10 -i "$WORK/x.npy" \
+    -o "$WORK/$out" "$@" 2> "$WORK/$out.err" || { cat "$WORK/$out.err" >&2; fail "hm-moe $action"; }
+}
+check() {  # check FILE: a finite float32 [64, 16]
+  "$HM_PYTHON" -c "
+import numpy as np
+a = np.load('$WORK/$1')
+assert a.shape == (64, 16) and a.dtype == np.float32, (a.shape, a.dtype)
+assert np.isfinite(a).all() and np.abs(a).sum() > 0"
+}
+answered() { grep -oE '[0-9]+ experts asked, [0-9]+ answered' "$WORK/$1.err" | tail -1; }
+
+moe forward y.npy
+check y.npy
+[ "$(answered y.npy)" = "16 experts asked, 16 answered" ] || fail "forward: $(answered y.npy)"
+moe backward dx.npy -g "$WORK/dy.npy"
+check dx.npy
+"$HM_BIN/hm-call" --dht "$DHT" ffn.3.1 info --json | grep -q '"steps":1' ||
+  fail "the expert did not train on backward"
+
+# SIGKILL one server: its experts are still declared, but hm-moe carries on.
+kill -KILL "$B_PID"
+wait "$B_PID" 2>/dev/null || true
+moe forward y2.npy
+check y2.npy
+[ "$(answered y2.npy)" = "16 experts asked, 8 answered" ] || fail "after kill: $(answered y2.npy)"
+
+# Back on a new port: its next declaration points the swarm there.
+serve_half b2 2:4
+sleep 1.5
+moe forward y3.npy
+check y3.npy
+[ "$(answered y3.npy)" = "16 experts asked, 16 answered" ] || fail "after restart: $(answered y3.npy)"
+
+stop_server "$A_PID"
+stop_server "$SERVER_PID"
