@@ -18,6 +18,12 @@ serve_half() {  # serve_half NAME ROWS
 serve_half a 0:2; A_PID=$SERVER_PID
 serve_half b 2:4; B_PID=$SERVER_PID
 
+# Both servers' experts are visible in the DHT.
+"$HM_BIN/hm-dht" experts --peers "$DHT" ffn. --grid 4x4 > "$WORK/experts.txt"
+[ "$(wc -l < "$WORK/experts.txt")" -eq 16 ] || fail "hm-dht experts listed: $(cat "$WORK/experts.txt")"
+"$HM_BIN/hm-dht" experts --peers "$DHT" ffn.3.1 | grep -qE "^ffn\.3\.1 127\.0\.0\.1:[0-9]+$" ||
+  fail "hm-dht experts ffn.3.1"
+
 "$HM_PYTHON" -c "
 import numpy as np
 np.save('$WORK/x.npy', np.random.RandomState(0).randn(64, 16).astype('f4'))

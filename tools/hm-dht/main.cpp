@@ -7,12 +7,15 @@
 #include <sys/resource.h>
 #include <uv.h>
 
+#include <charconv>
 #include <cmath>
 #include <csignal>
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
 #include "hm/cli/app.h"
+#include "hm/swarm/dht_join.h"
+#include "hm/swarm/expert_listing.h"
 #include "hm/dht/node.h"
 #include "hm/dht/swarm.h"
 #include "hm/io/signals.h"
@@ -40,12 +43,12 @@ struct Flags {
   bool latest = false;
   bool json = false;
   std::string ping_address;
+  std::vector<std::string> targets;
+  std::string grid;
 };
 
 std::vector<Endpoint> parse_peers(const std::vector<std::string>& texts) {
-  std::vector<Endpoint> peers;
-  for (const auto& text : texts) peers.push_back(Endpoint::parse(text, "--peers"));
-  return peers;
+  return hm::swarm::parse_peers(texts, "--peers");
 }
 
 // Lets `fds` file descriptors open (one UDP socket per node).
@@ -90,15 +93,7 @@ class Loop {
 // through `peers`, bound next to them (loopback peers: loopback).
 std::unique_ptr<DhtNode> join_as_client(Loop& loop, const std::vector<Endpoint>& peers) {
   if (peers.empty()) throw hm::UsageError("--peers: give at least one node's address");
-  DhtConfig config;
-  uint8_t any4[4] = {0, 0, 0, 0}, loop4[4] = {127, 0, 0, 1};
-  uint8_t any6[16] = {}, loop6[16] = {};
-  loop6[15] = 1;
-  bool v6 = peers[0].family() == AF_INET6, local = peers[0].is_loopback();
-  config.listen = v6 ? Endpoint::from_ip_bytes(local ? loop6 : any6, 0)
-                     : Endpoint::from_ip_bytes(local ? loop4 : any4, 0);
-  config.protocol.client_mode = true;
-  config.cache_refresh_before_expiry = 0;
+  DhtConfig config = hm::swarm::client_node_config(peers);
   auto node = std::make_unique<DhtNode>(loop.get(), config);
   std::optional<std::string> error;
   node->bootstrap(peers, [&](const std::string& e) {
@@ -174,6 +169,40 @@ int run_get(const Flags& flags) {
     std::fwrite(found->value.data(), 1, found->value.size(), stdout);
     std::fputc('\n', stdout);
   }
+  return 0;
+}
+
+// First dimension of --grid "4x4" (0 when not given).
+int64_t first_dimension(const std::string& grid) {
+  if (grid.empty()) return 0;
+  int64_t value = 0;
+  auto end = grid.find('x');
+  auto [ptr, ec] = std::from_chars(grid.data(), grid.data() + std::min(end, grid.size()), value);
+  if (ec != std::errc() || value <= 0 || ptr != grid.data() + std::min(end, grid.size())) {
+    throw hm::UsageError(fmt::format("--grid: bad grid '{}' (expected sizes like 4x4)", grid));
+  }
+  return value;
+}
+
+int run_experts(const Flags& flags) {
+  auto peers = parse_peers(flags.op_peers);
+  auto dim0 = first_dimension(flags.grid);
+  Loop loop;
+  auto node = join_as_client(loop, peers);
+  std::optional<std::vector<hm::swarm::ExpertLocation>> experts;
+  hm::swarm::list_experts(*node, flags.targets, dim0, [&](auto list) {
+    experts = std::move(list);
+    loop.stop();
+  });
+  if (!loop.run_for(kClientSeconds) || !experts) hm::fail("listing experts timed out");
+  if (flags.json) {
+    auto list = nlohmann::json::array();
+    for (const auto& e : *experts) list.push_back({{"uid", e.uid}, {"address", e.server.to_string()}});
+    std::printf("%s\n", list.dump().c_str());
+  } else {
+    for (const auto& e : *experts) std::printf("%s %s\n", e.uid.c_str(), e.server.to_string().c_str());
+  }
+  if (experts->empty()) hm::fail("no live experts under {}", fmt::join(flags.targets, " "));
   return 0;
 }
 
@@ -303,12 +332,24 @@ int main(int argc, char** argv) {
   auto* ping = app.add_subcommand("ping", "Print a node's id and the round-trip time");
   ping->add_option("address", flags.ping_address, "The node (HOST:PORT)")->required();
 
+  auto* experts = app.add_subcommand(
+      "experts", "Print 'uid address' for every live expert named by a uid or under a prefix");
+  experts->add_option("--peers", flags.op_peers, "A node of the swarm (HOST:PORT); repeatable")
+      ->delimiter(',')
+      ->allow_extra_args(false);
+  experts->add_option("targets", flags.targets, "Expert uids (ffn.1.2) or prefixes (ffn.1., ffn.)")
+      ->required();
+  experts->add_option("--grid", flags.grid,
+                      "Grid size, e.g. 4x4: needed to probe a bare prefix such as ffn.");
+  experts->add_flag("--json", flags.json, "Print a JSON list of {uid, address}");
+
   return hm::cli::run(app, argc, argv, common, [&] {
     flags.has_subkey = subkey->count() > 0;
     if (flags.op_peers.empty()) flags.op_peers = flags.peers;
     if (*store) return run_store(flags);
     if (*get) return run_get(flags);
     if (*ping) return run_ping(flags);
+    if (*experts) return run_experts(flags);
     return run_nodes(flags);
   });
 }
