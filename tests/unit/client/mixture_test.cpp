@@ -173,3 +173,52 @@ TEST(MixtureTimeouts, SlowExpertsAreDroppedAfterKMin) {
 
 }  // namespace
 }  // namespace hm::client
+
+#include "hm/client/switch_mixture.h"
+
+namespace hm::client {
+namespace {
+
+TEST_F(Mixture, SwitchRoutesTopOneAndReturnsAResidualAndABalancingLoss) {
+  torch::manual_seed(1);
+  auto config = SwitchConfig::defaults(kHidden, {"ffn.", {2, 2}});
+  config.mixture.forward_timeout = 10;
+  RemoteSwitchMixtureOfExperts layer(config, client);
+  layer->eval();  // no jitter, no dropout: comparable with a reference
+  auto x = torch::randn({5, kHidden}, torch::requires_grad());
+  auto [y, loss] = layer->forward(x);
+  ASSERT_EQ(y.sizes(), x.sizes());
+  EXPECT_LE(layer->last_stats().experts_asked, 4u);
+
+  // Reference: the top-1 expert of each sample, weighted by the product of
+  // its coordinates' softmax probabilities, plus the residual.
+  std::map<std::string, std::unique_ptr<moe::ExpertModule>> experts;
+  for (const auto& uid : grid_uids()) experts[uid] = moe::make_expert({"ffn", kHidden, {}, {}}, uid, kSeed);
+  torch::NoGradGuard no_grad;
+  auto logits = layer->gate->forward(x);
+  auto p0 = torch::softmax(logits.narrow(1, 0, 2), 1), p1 = torch::softmax(logits.narrow(1, 2, 2), 1);
+  for (int64_t s = 0; s < 5; ++s) {
+    auto i = logits[s].narrow(0, 0, 2).argmax().item<int64_t>();
+    auto j = logits[s].narrow(0, 2, 2).argmax().item<int64_t>();
+    auto uid = "ffn." + std::to_string(i) + "." + std::to_string(j);
+    auto expected = p0[s][i] * p1[s][j] * experts[uid]->forward({x[s].unsqueeze(0)})[0][0] + x[s];
+    EXPECT_LT((y[s] - expected).abs().max().item<float>(), 1e-5) << "sample " << s;
+  }
+  EXPECT_TRUE(std::isfinite(loss.item<float>()));
+  EXPECT_GT(loss.item<float>(), 0.0f);
+}
+
+TEST_F(Mixture, SwitchWithFullGridDropoutStillAnswersWithTheResidual) {
+  auto config = SwitchConfig::defaults(kHidden, {"ffn.", {2, 2}});
+  config.grid_dropout = 1e-9;  // drops (almost) every index: nobody is chosen
+  RemoteSwitchMixtureOfExperts layer(config, client);
+  layer->train();
+  auto x = torch::randn({3, kHidden});
+  auto [y, loss] = layer->forward(x);
+  EXPECT_LT((y - x).abs().max().item<float>(), 1e-6);
+  (y.sum() + loss).backward();
+  EXPECT_TRUE(torch::isfinite(layer->gate->weight.grad()).all().item<bool>());
+}
+
+}  // namespace
+}  // namespace hm::client
