@@ -13,7 +13,8 @@ JOBS=${JOBS:-$(nproc)}
 # Debian 12 packages: build, runtime, and the test oracles.
 BUILD_PACKAGES=(g++ cmake ninja-build pkg-config ccache
   libtorch-dev libopenblas0-pthread libcapnp-dev capnproto libuv1-dev
-  libcli11-dev libgtest-dev libssl-dev libspdlog-dev nlohmann-json3-dev)
+  libcli11-dev libgtest-dev libssl-dev libspdlog-dev nlohmann-json3-dev zlib1g-dev
+  dataset-fashion-mnist)
 TEST_PACKAGES=(python3-numpy python3-torch)
 
 install_missing() {
