@@ -2,6 +2,8 @@
 
 #include "hm/rpc/rpc_errors.h"
 
+#include <random>
+
 namespace hm::rpc {
 namespace {
 
@@ -54,12 +56,26 @@ kj::Promise<std::vector<CallResult>> call_in_parallel(io::EventLoop& loop, Clien
   collector->k_min_met = kj::mv(k_min_met.fulfiller);
 
   auto running = kj::heapArrayBuilder<kj::Promise<void>>(calls.size());
+  static thread_local std::mt19937_64 random{std::random_device{}()};
   for (size_t i = 0; i < calls.size(); ++i) {
     auto& call = calls[i];
-    auto request = rules.backward
-                       ? pool.backward(call.server, call.uid, std::move(call.inputs),
-                                       std::move(call.grad_outputs))
-                       : pool.forward(call.server, call.uid, std::move(call.inputs));
+    kj::Promise<std::vector<HostTensor>> request = nullptr;
+    if (rules.drop_probability > 0 &&
+        std::bernoulli_distribution(rules.drop_probability)(random)) {
+      request = remote_exception("dropped on purpose (--inject-failures)");
+    } else {
+      kj::Promise<void> wait = kj::READY_NOW;
+      if (rules.mean_latency_ms > 0) {
+        double ms = std::exponential_distribution<double>(1.0 / rules.mean_latency_ms)(random);
+        wait = loop.timer().afterDelay(static_cast<int64_t>(ms * 1000) * kj::MICROSECONDS);
+      }
+      request = wait.then([&pool, backward = rules.backward, server = call.server, uid = call.uid,
+                           inputs = std::move(call.inputs),
+                           grads = std::move(call.grad_outputs)]() mutable {
+        return backward ? pool.backward(server, uid, std::move(inputs), std::move(grads))
+                        : pool.forward(server, uid, std::move(inputs));
+      });
+    }
     auto* c = collector.get();
     running.add(request.then(
         [c, i, samples = call.samples](std::vector<HostTensor> outputs) {

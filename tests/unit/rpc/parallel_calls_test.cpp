@@ -96,6 +96,19 @@ TEST_F(ParallelCalls, BackwardSendsInputsAndGradients) {
   EXPECT_EQ((*results[0].outputs)[0].as<float>()[0], 6.0f);
 }
 
+TEST_F(ParallelCalls, InjectedFailuresDropCallsWithoutSendingThem) {
+  auto results = run({call(fast.address(), {0}), call(fast.address(), {1})}, 2,
+                     ParallelCallRules{.k_min = 1, .timeout_s = 5, .drop_probability = 1.0});
+  for (const auto& r : results) {
+    EXPECT_FALSE(r.outputs.has_value());
+    EXPECT_NE(r.error.find("dropped on purpose"), std::string::npos) << r.error;
+  }
+  auto kept = run({call(fast.address(), {0})}, 1,
+                  ParallelCallRules{.k_min = 1, .timeout_s = 5, .drop_probability = 0.0,
+                                    .mean_latency_ms = 1});
+  EXPECT_TRUE(kept[0].outputs.has_value()) << kept[0].error;
+}
+
 TEST_F(ParallelCalls, NoCallsResolvesAtOnce) {
   auto results = run({}, 4, ParallelCallRules{.k_min = 1, .timeout_s = 5});
   EXPECT_TRUE(results.empty());

@@ -37,6 +37,9 @@ struct ParallelCallRules {
   std::optional<double> timeout_s;             // none = wait for every call
   std::optional<double> timeout_after_k_min_s; // none = no early stop
   bool backward = false;
+  // Simulating a worse network (hm-moe train --inject-failures/--latency-ms):
+  double drop_probability = 0;  // each call fails at once with this probability
+  double mean_latency_ms = 0;   // each call first waits Exp(mean) milliseconds
 };
 
 struct CallResult {
