@@ -3,67 +3,42 @@
 # "hm-call --help" is here). Install in ~/.config/fish/completions/.
 #
 #   hm-call --server HOST:PORT UID info|forward|backward [options]
+#   hm-call --dht PEER [--dht PEER]... UID info|forward|backward [options]
 #   hm-call --server HOST:PORT list
 #
 # With --server on the line, the uid is completed from the server's own list
 # (one "hm-call list" call, given one second).
 
 # Prints the positional words typed so far (uid, action), one per line.
-# -i/-g take every following word as another file, as in the binary.
+# Every option takes one value (-i/-g/--dht: one per option, as in the binary).
 function __hm_call_positionals
     set -l tokens (commandline -opc)
     set -e tokens[1]
     set -l skip 0
-    set -l files 0
     for token in $tokens
         if test $skip -eq 1
             set skip 0
             continue
         end
         switch $token
-            case -s --server -o --output -f --format --timeout --log-level --config
+            case -s --server --dht -i --input -g --grad -o --output -f --format --timeout --log-level --config
                 set skip 1
-                set files 0
-            case -i --input -g --grad
-                set skip 1
-                set files 1
             case '-*'
-                set files 0
             case '*'
-                if test $files -eq 0
-                    echo $token
-                end
+                echo $token
         end
     end
-end
-
-# True when the last option typed was -i/-g and its file is given: the next
-# word is another file of the same option.
-function __hm_call_after_files
-    set -l tokens (commandline -opc)
-    set -e tokens[1]
-    set -l state none
-    for token in $tokens
-        switch $state
-            case value files-value
-                test $state = files-value; and set state files; or set state none
-                continue
-        end
-        switch $token
-            case -s --server -o --output -f --format --timeout --log-level --config
-                set state value
-            case -i --input -g --grad
-                set state files-value
-            case '-*'
-                set state none
-        end
-    end
-    test $state = files
 end
 
 # True when exactly $argv[1] positionals have been typed.
 function __hm_call_npos
     test (count (__hm_call_positionals)) -eq $argv[1]
+end
+
+# True before the uid, when --dht is not on the line ('list' asks one server).
+function __hm_call_can_list
+    __hm_call_npos 0; or return 1
+    not string match -q -r -- '^--dht' (commandline -opc)
 end
 
 function __hm_call_needs_action
@@ -94,14 +69,11 @@ end
 complete -c hm-call -f
 
 # Positionals: the uid (or list), then the action
-complete -c hm-call -n '__hm_call_npos 0' -a list -d 'Print every uid the server hosts'
+complete -c hm-call -n __hm_call_can_list -a list -d 'Print every uid the server hosts'
 complete -c hm-call -n '__hm_call_npos 0' -a '(__hm_call_uids)' -d 'Expert uid'
 complete -c hm-call -n __hm_call_needs_action -a info -d "Print the expert's description"
 complete -c hm-call -n __hm_call_needs_action -a forward -d 'Run the expert on input tensors'
 complete -c hm-call -n __hm_call_needs_action -a backward -d 'Get input gradients (trains the expert)'
-
-# More files after -i FILE / -g FILE
-complete -c hm-call -n __hm_call_after_files -F
 
 # Options
 complete -c hm-call -s h -l help -d 'Print a summary of the options and exit'
@@ -109,8 +81,9 @@ complete -c hm-call -l version -d 'Print the version and exit'
 complete -c hm-call -l log-level -x -a 'trace debug info warn error off' -d 'Log verbosity on stderr'
 complete -c hm-call -l config -r -F -d 'Read options from a TOML/INI file'
 complete -c hm-call -s s -l server -x -d 'Address of the hm-serve process (HOST:PORT)'
-complete -c hm-call -s i -l input -r -F -d 'Input tensor file (- = stdin)'
-complete -c hm-call -s g -l grad -r -F -d 'backward: gradient of an output'
+complete -c hm-call -l dht -x -d 'Find the server through the DHT, joining through this peer (repeatable)'
+complete -c hm-call -s i -l input -r -F -d 'Input tensor file, one per option (- = stdin)'
+complete -c hm-call -s g -l grad -r -F -d 'backward: gradient of an output, one file per option'
 complete -c hm-call -s o -l output -r -F -d 'Write result tensors here instead of stdout'
 complete -c hm-call -s f -l format -x -a 'npy text capnp' -d 'Tensor format in and out'
 complete -c hm-call -l timeout -x -d 'Give up after this many seconds per call (0 = wait forever)'

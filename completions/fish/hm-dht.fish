@@ -6,8 +6,9 @@
 #   hm-dht store --peers ADDR KEY VALUE [--subkey S] [--ttl SECONDS]
 #   hm-dht get --peers ADDR KEY [--latest] [--json]
 #   hm-dht ping ADDR
+#   hm-dht experts --peers ADDR TARGET... [--grid AxB] [--json]
 
-set -l commands store get ping
+set -l commands store get ping experts
 
 complete -c hm-dht -f
 
@@ -15,6 +16,7 @@ complete -c hm-dht -f
 complete -c hm-dht -n "not __fish_seen_subcommand_from $commands" -a store -d 'Store KEY = VALUE in the DHT'
 complete -c hm-dht -n "not __fish_seen_subcommand_from $commands" -a get -d 'Print the value of KEY'
 complete -c hm-dht -n "not __fish_seen_subcommand_from $commands" -a ping -d "Print a node's id and the round-trip time"
+complete -c hm-dht -n "not __fish_seen_subcommand_from $commands" -a experts -d 'Print uid and address of every live expert under a uid or prefix'
 
 # Options of hm-dht itself (running nodes)
 complete -c hm-dht -s h -l help -d 'Print a summary of the options and exit'
@@ -34,3 +36,7 @@ complete -c hm-dht -n '__fish_seen_subcommand_from store' -l ttl -x -d 'Seconds 
 # get
 complete -c hm-dht -n '__fish_seen_subcommand_from get' -l latest -d 'Ask every replica and print the newest value'
 complete -c hm-dht -n '__fish_seen_subcommand_from get' -l json -d 'Print JSON: value and expiration, or subkeys'
+
+# experts
+complete -c hm-dht -n '__fish_seen_subcommand_from experts' -l grid -x -a '4x4 8x8 16x16 8x8x8' -d 'Grid size: needed for a bare prefix such as ffn.'
+complete -c hm-dht -n '__fish_seen_subcommand_from experts' -l json -d 'Print a JSON list of {uid, address}'

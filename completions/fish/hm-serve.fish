@@ -38,3 +38,8 @@ complete -c hm-serve -l seed -x -d 'Seed for expert weights and for --expert-pat
 complete -c hm-serve -l stats-every -x -d 'Log throughput per pool every SECONDS (0 = off)'
 complete -c hm-serve -l max-connections -x -d 'Refuse connections beyond this many'
 complete -c hm-serve -l max-message-mb -x -d 'Refuse requests larger than this many MiB'
+
+# DHT
+complete -c hm-serve -l dht -x -d 'Join the DHT through these peers (HOST:PORT...) and declare every expert'
+complete -c hm-serve -l update-period -x -d 'With --dht: re-declare the experts every SECONDS (default 30)'
+complete -c hm-serve -l announce -x -a '(__fish_print_hostnames)' -d 'With --dht: the host clients should call'

@@ -59,7 +59,7 @@ while read -r f; do in_zsh[$f]=1; done < <(zsh_flags "$zsh_file")
 while read -r f; do in_fish[$f]=1; done < <(fish_flags "$fish_file")
 
 total=0
-for command in "" store get ping; do
+for command in "" store get ping experts; do
     # shellcheck disable=SC2086
     if ! help=$("$bin" $command --help 2>&1); then
         fail "hm-dht $command --help exited non-zero: $help"

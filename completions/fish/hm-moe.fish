@@ -1,0 +1,47 @@
+# fish completion for hm-moe(1). Keep in step with tools/hm-moe/main.cpp
+# (tests/e2e/docs_hm_moe_test.sh checks that every flag of "hm-moe --help"
+# and of each subcommand's --help is here). Install in ~/.config/fish/completions/.
+#
+#   hm-moe [--log-level L] [--config FILE] forward --dht ADDR --prefix P --grid AxB [options]
+#   hm-moe [--log-level L] [--config FILE] backward --dht ADDR --prefix P --grid AxB -g FILE [options]
+
+set -l commands forward backward
+set -l layer "__fish_seen_subcommand_from $commands"
+
+complete -c hm-moe -f
+
+# Subcommands
+complete -c hm-moe -n "not __fish_seen_subcommand_from $commands" -a forward -d 'Run the layer on -i, print its output'
+complete -c hm-moe -n "not __fish_seen_subcommand_from $commands" -a backward -d 'Run forward, then backward with -g; print the input gradient'
+
+# Options of hm-moe itself (before the subcommand)
+complete -c hm-moe -s h -l help -d 'Print a summary of the options and exit'
+complete -c hm-moe -n "not __fish_seen_subcommand_from $commands" -l version -d 'Print the version and exit'
+complete -c hm-moe -n "not __fish_seen_subcommand_from $commands" -l log-level -x -a 'trace debug info warn error off' -d 'Log verbosity on stderr'
+complete -c hm-moe -n "not __fish_seen_subcommand_from $commands" -l config -r -F -d 'Read options from a TOML/INI file'
+
+# The layer (forward and backward)
+complete -c hm-moe -n $layer -l dht -x -d 'A DHT node to join through (HOST:PORT, repeat for several)'
+complete -c hm-moe -n $layer -l prefix -x -d 'Expert uid prefix, e.g. ffn (uids ffn.i.j)'
+complete -c hm-moe -n $layer -l grid -x -a '4x4 8x8 16x16 8x8x8' -d 'Grid size per dimension, e.g. 4x4'
+complete -c hm-moe -n $layer -l k-best -x -d 'Experts per sample'
+
+# Failures and timeouts
+complete -c hm-moe -n $layer -l k-min -x -d 'Answers needed (in all) for forward to succeed'
+complete -c hm-moe -n $layer -l forward-timeout -x -d 'Seconds for the whole forward, beam search included (0 = none)'
+complete -c hm-moe -n $layer -l timeout-after-k-min -x -d 'Once every sample has k-min answers, wait at most this much more'
+complete -c hm-moe -n $layer -l backward-k-min -x -d 'Gradients needed for backward to succeed'
+complete -c hm-moe -n $layer -l backward-timeout -x -d 'Seconds for backward (0 = none)'
+complete -c hm-moe -n $layer -l allow-zero-outputs -d 'Return zeros instead of failing when no expert answers'
+complete -c hm-moe -n $layer -l detect-anomalies -d 'Refuse non-finite inputs/gradients; drop experts with non-finite outputs'
+
+# The gate
+complete -c hm-moe -n $layer -l gate -r -F -d 'Gating weights: .npy with weight then bias'
+complete -c hm-moe -n $layer -l seed -x -d 'Seed for a fresh gate (without --gate)'
+complete -c hm-moe -n $layer -l save-gate -r -F -d 'Write the gate used to this .npy file'
+
+# Tensors
+complete -c hm-moe -n $layer -s i -l input -r -F -d 'Input tensor (default: stdin)'
+complete -c hm-moe -n $layer -s o -l output -r -F -d 'Write the result here instead of stdout'
+complete -c hm-moe -n $layer -s f -l format -x -a 'npy text capnp' -d 'Tensor format'
+complete -c hm-moe -n '__fish_seen_subcommand_from backward' -s g -l grad -r -F -d 'Gradient of the output (same shape)'
