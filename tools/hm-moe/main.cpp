@@ -5,9 +5,13 @@
 #include <unistd.h>
 
 #include <charconv>
+#include <chrono>
+
+#include <nlohmann/json.hpp>
 
 #include "hm/cli/app.h"
 #include "hm/client/mixture.h"
+#include "hm/client/trainer.h"
 #include "hm/tensor/tensor_io.h"
 #include "hm/torch/torch_bridge.h"
 
@@ -32,6 +36,21 @@ struct Flags {
   std::string grad;
   std::string output;
   std::string format = "npy";
+  // train
+  int64_t hidden_dim = 64;
+  int blocks = 2;
+  int64_t steps = 1000;
+  int64_t batch_size = 64;
+  int trainers = 4;
+  int64_t eval_every = 100;
+  int64_t eval_samples = 10000;
+  double inject_failures = 0;
+  double latency_ms = 0;
+  double lr = 1e-3;
+  std::string data = "/usr/share/datasets/fashion-mnist";
+  std::string save;
+  std::string resume;
+  bool json = false;
 };
 
 std::vector<int64_t> parse_grid(const std::string& text) {
@@ -144,7 +163,88 @@ int run(const Flags& flags, bool backward) {
   return 0;
 }
 
-void add_layer_flags(CLI::App& command, Flags& flags) {
+// Progress on stderr: a live line on a terminal, a log line every 10 s otherwise.
+class ProgressLine {
+ public:
+  explicit ProgressLine(int64_t total) : total_(total), tty_(isatty(STDERR_FILENO)) {}
+  ~ProgressLine() {
+    if (tty_ && drawn_) std::fputc('\n', stderr);
+  }
+  void show(const hm::client::Progress& p) {
+    auto line = fmt::format("step {}/{}  loss {:.3f}  {:.0f} samples/s  experts reached {:.0f}%",
+                            p.step, total_, p.loss, p.samples_per_s, 100 * p.experts_reached);
+    if (tty_) {
+      std::fprintf(stderr, "\r%-78s", line.c_str());
+      drawn_ = true;
+    } else if (std::chrono::steady_clock::now() - last_ > std::chrono::seconds(10)) {
+      last_ = std::chrono::steady_clock::now();
+      spdlog::info("{}", line);
+    }
+  }
+  void clear() {
+    if (tty_ && drawn_) std::fprintf(stderr, "\r%78s\r", "");
+  }
+
+ private:
+  int64_t total_;
+  bool tty_;
+  bool drawn_ = false;
+  std::chrono::steady_clock::time_point last_ = std::chrono::steady_clock::now();
+};
+
+int run_train(const Flags& flags) {
+  if (flags.trainers < 1) throw hm::UsageError("--trainers must be at least 1");
+  if (flags.blocks < 1) throw hm::UsageError("--blocks must be at least 1");
+  if (flags.batch_size < 1 || flags.steps < 1) {
+    throw hm::UsageError("--batch-size and --steps must be at least 1");
+  }
+  if (flags.inject_failures < 0 || flags.inject_failures >= 1) {
+    throw hm::UsageError("--inject-failures must be in [0, 1)");
+  }
+  torch::set_num_threads(1);  // the trainers are the parallelism
+  hm::client::TrainConfig config;
+  config.block = mixture_config(flags, flags.hidden_dim);
+  config.block.inject_failures = flags.inject_failures;
+  config.block.latency_ms = flags.latency_ms;
+  config.hidden_dim = flags.hidden_dim;
+  config.blocks = flags.blocks;
+  config.steps = flags.steps;
+  config.batch_size = flags.batch_size;
+  config.trainers = flags.trainers;
+  config.eval_every = flags.eval_every;
+  config.eval_samples = flags.eval_samples;
+  config.lr = flags.lr;
+  config.seed = flags.seed;
+  config.data_dir = flags.data;
+  config.save_path = flags.save;
+  config.resume_path = flags.resume;
+  auto swarm = std::make_shared<hm::swarm::SwarmClient>(flags.dht);
+  hm::client::Trainer trainer(config, swarm);
+  ProgressLine progress(flags.steps);
+  trainer.run(
+      [&](const hm::client::Evaluation& e) {
+        progress.clear();
+        if (flags.json) {
+          nlohmann::json row{{"step", e.step},
+                             {"loss", e.loss},
+                             {"test_accuracy", e.test_accuracy},
+                             {"samples_per_s", e.samples_per_s},
+                             {"seconds", e.seconds},
+                             {"experts_reached", e.experts_reached},
+                             {"failed_steps", e.failed_steps}};
+          std::printf("%s\n", row.dump().c_str());
+        } else {
+          std::printf("step %6lld  loss %.4f  test accuracy %.4f  %.0f samples/s  %.0f s\n",
+                      static_cast<long long>(e.step), e.loss, e.test_accuracy, e.samples_per_s,
+                      e.seconds);
+        }
+        std::fflush(stdout);
+      },
+      [&](const hm::client::Progress& p) { progress.show(p); });
+  return 0;
+}
+
+void add_swarm_flags(CLI::App& command, Flags& flags) {
   command.add_option("--dht", flags.dht, "DHT peers to join through (HOST:PORT, repeatable)")
       ->required()
       ->allow_extra_args(false);
@@ -166,6 +266,10 @@ void add_layer_flags(CLI::App& command, Flags& flags) {
                    "Return zeros instead of failing when no expert answers");
   command.add_flag("--detect-anomalies", flags.detect_anomalies,
                    "Refuse non-finite inputs/gradients; drop experts with non-finite outputs");
+}
+
+void add_layer_flags(CLI::App& command, Flags& flags) {
+  add_swarm_flags(command, flags);
   auto* gate = command.add_option("--gate", flags.gate,
                                   "Gating weights: .npy with weight [sum(grid), in] then bias");
   command.add_option("--seed", flags.seed, "Seed for a fresh gate (without --gate)")
@@ -196,6 +300,41 @@ int main(int argc, char** argv) {
                   "gradient (the experts take an optimizer step)");
   add_layer_flags(*backward, flags);
   backward->add_option("-g,--grad", flags.grad, "Gradient of the output (same shape)");
-  return hm::cli::run(app, argc, argv, common,
-                      [&] { return run(flags, backward->parsed()); });
+
+  auto* train = app.add_subcommand(
+      "train", "Train Linear(784,d) -> blocks of remote mixtures -> Linear(d,10) on an IDX "
+               "image dataset (Fashion-MNIST by default) with several asynchronous trainers; "
+               "prints one line (or JSON object) per evaluation");
+  add_swarm_flags(*train, flags);
+  train->add_option("--hidden-dim,-d", flags.hidden_dim,
+                    "Width d of the model (the experts' --hidden-dim)")->capture_default_str();
+  train->add_option("--blocks,-L", flags.blocks, "Mixture-of-experts blocks")->capture_default_str();
+  train->add_option("--steps", flags.steps, "Optimizer steps in all")->capture_default_str();
+  train->add_option("--batch-size", flags.batch_size, "Samples per step")->capture_default_str();
+  train->add_option("--trainers", flags.trainers, "Trainer threads sharing the model")
+      ->capture_default_str();
+  train->add_option("--eval-every", flags.eval_every, "Steps between test evaluations")
+      ->capture_default_str();
+  train->add_option("--eval-samples", flags.eval_samples,
+                    "Test samples per evaluation (0 = the whole test set)")->capture_default_str();
+  train->add_option("--inject-failures", flags.inject_failures,
+                    "Drop this fraction of expert calls (0..1)")->capture_default_str();
+  train->add_option("--latency-ms", flags.latency_ms,
+                    "Delay each expert call by an exponentially distributed time of this mean")
+      ->capture_default_str();
+  train->add_option("--lr", flags.lr, "Adam learning rate of the local layers and gates")
+      ->capture_default_str();
+  train->add_option("--seed", flags.seed, "Seed for the local layers, gates and batches")
+      ->capture_default_str();
+  train->add_option("--data", flags.data, "Directory with {train,t10k}-{images-idx3,labels-idx1}"
+                    "-ubyte[.gz]")->capture_default_str();
+  train->add_option("--save", flags.save, "Checkpoint the local layers, gates and optimizer "
+                    "here after every evaluation (atomically)");
+  train->add_option("--resume", flags.resume, "Start from a --save checkpoint");
+  train->add_flag("--json", flags.json, "One JSON object per evaluation on stdout");
+
+  return hm::cli::run(app, argc, argv, common, [&] {
+    if (train->parsed()) return run_train(flags);
+    return run(flags, backward->parsed());
+  });
 }

@@ -59,7 +59,8 @@ struct CallMany : torch::autograd::Function<CallMany> {
                        route.rows});
     }
     rpc::ParallelCallRules rules{config.k_min, plan->forward_time_left,
-                                 config.timeout_after_k_min, false};
+                                 config.timeout_after_k_min, false, config.inject_failures,
+                                 config.latency_ms};
     auto started = Clock::now();
     auto results = plan->swarm->call(std::move(calls), x.size(0), rules).get();
     plan->stats->call_seconds = seconds_since(started);
@@ -141,7 +142,7 @@ struct CallMany : torch::autograd::Function<CallMany> {
       called.push_back(&route);
     }
     rpc::ParallelCallRules rules{config.backward_k_min, config.backward_timeout, std::nullopt,
-                                 true};
+                                 true, 0, config.latency_ms};
     auto results = plan->swarm->call(std::move(calls), x.size(0), rules).get();
     auto grad_x = torch::zeros_like(x_cpu);
     size_t answered = 0;

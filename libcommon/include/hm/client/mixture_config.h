@@ -22,6 +22,10 @@ struct MixtureConfig {
   std::optional<double> backward_timeout;     // seconds
   bool allow_zero_outputs = false;
   bool detect_anomalies = false;
+  // Simulating a worse network: drop this fraction of forward calls, and
+  // delay every call by an exponentially distributed time of this mean.
+  double inject_failures = 0;
+  double latency_ms = 0;
 };
 
 // What one forward saw, for logs and progress bars.
