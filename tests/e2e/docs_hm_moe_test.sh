@@ -1,16 +1,18 @@
 #!/usr/bin/env bash
 # hm-moe's docs and completions keep up with the binary: every long flag
-# that "hm-moe --help", "hm-moe forward --help" or "hm-moe backward --help"
-# prints must have an entry (a .TP tag) in man/hm-moe.1 and appear in the
-# bash, zsh and fish completions, and every subcommand must be named in
-# each of them. The bash completion must parse, register with `complete`
-# and offer a subcommand's own flags after it; zsh and fish must parse
-# theirs where installed, and groff must render the page without warnings
-# where installed.
+# that "hm-moe --help", "hm-moe forward --help", "hm-moe backward --help" or
+# "hm-moe train --help" prints must have an entry (a .TP tag) in
+# man/hm-moe.1 and appear in the bash, zsh and fish completions, and every
+# subcommand must be named in each of them; every key of train's --json
+# objects (read from tools/hm-moe/main.cpp) must have a .TP entry in the
+# page. The bash completion must parse, register with `complete` and offer
+# a subcommand's own flags after it (directories after --data, files after
+# --save); zsh and fish must parse theirs where installed, and groff must
+# render the page without warnings where installed.
 #
 # Env (set by ctest): HM_BIN = <build>/tools, HM_TESTS = <repo>/tests.
-# Runs the binary only for --help: no network (about 3 s: hm-moe loads
-# LibTorch at every start).
+# Runs the binary only for --help: no network, no dataset (a few seconds:
+# hm-moe loads LibTorch at every start).
 set -euo pipefail
 
 : "${HM_BIN:?set HM_BIN to the folder with the built tools}"
@@ -63,7 +65,7 @@ while read -r f; do in_zsh[$f]=1; done < <(zsh_flags "$zsh_file")
 while read -r f; do in_fish[$f]=1; done < <(fish_flags "$fish_file")
 
 total=0
-for command in "" forward backward; do
+for command in "" forward backward train; do
     # shellcheck disable=SC2086
     if ! help=$("$bin" $command --help 2>&1); then
         fail "hm-moe $command --help exited non-zero: $help"
@@ -86,6 +88,20 @@ for command in "" forward backward; do
     fi
 done
 
+# The keys of train's JSON lines: the '{"key", e.' pairs of main.cpp's
+# nlohmann::json row, each a .TP tag of its own in the page.
+main_cpp=$root/tools/hm-moe/main.cpp
+if [[ -f $main_cpp ]]; then
+    mapfile -t json_keys < <(grep -oE -- '\{"[a-z_]+", *e\.' "$main_cpp" | grep -oE -- '"[a-z_]+"' | tr -d '"')
+    ((${#json_keys[@]} > 0)) || fail "found no JSON keys in $main_cpp (update this test)"
+    man_tags=$(awk 'tag { print; tag = 0 } /^\.TP/ { tag = 1 }' "$man_page")
+    for key in "${json_keys[@]}"; do
+        total=$((total + 1))
+        grep -qxE -- "\.B $key" <<<"$man_tags" ||
+            fail "hm-moe train --json: key '$key' has no .TP entry ('.B $key') in $man_page"
+    done
+fi
+
 bash -n "$bash_file" || fail "bash -n $bash_file"
 if ! registered=$(bash -c 'source "$1" && complete -p hm-moe' _ "$bash_file" 2>&1); then
     fail "sourcing $bash_file registers no completion: $registered"
@@ -99,12 +115,27 @@ complete_words() {  # complete_words WORD...: what _hm_moe offers for the last w
              echo "${COMPREPLY[*]}"' _ "$bash_file" "$@"
 }
 words=$(complete_words hm-moe "")
-[[ $words == *forward* && $words == *backward* ]] || fail "bash completion offers '$words' for a first word"
+[[ $words == *forward* && $words == *backward* && $words == *train* ]] ||
+    fail "bash completion offers '$words' for a first word"
 words=$(complete_words hm-moe --log-level warn backward --)
 [[ $words == *--grad* && $words == *--k-min* && $words != *--version* ]] ||
     fail "bash completion offers '$words' after 'backward --'"
 words=$(complete_words hm-moe forward --)
-[[ $words == *--dht* && $words != *--grad* ]] || fail "bash completion offers '$words' after 'forward --'"
+[[ $words == *--dht* && $words != *--grad* && $words != *--data* ]] ||
+    fail "bash completion offers '$words' after 'forward --'"
+words=$(complete_words hm-moe train --)
+[[ $words == *--dht* && $words == *--data* && $words == *--resume* && $words == *--json* &&
+   $words != *--grad* && $words != *--gate* && $words != *--format* ]] ||
+    fail "bash completion offers '$words' after 'train --'"
+# train --data completes directories, --save files (in a scratch directory).
+scratch=$(mktemp -d)
+trap 'rm -rf "$scratch"' EXIT
+mkdir "$scratch/fashion"
+touch "$scratch/model.pt"
+words=$(cd "$scratch" && complete_words hm-moe train --data "")
+[[ $words == fashion ]] || fail "bash completion offers '$words' after 'train --data' (expected the directory only)"
+words=$(cd "$scratch" && complete_words hm-moe train --save "")
+[[ $words == *model.pt* ]] || fail "bash completion offers '$words' after 'train --save' (expected files)"
 
 if command -v zsh >/dev/null; then
     zsh -n "$zsh_file" || fail "zsh -n $zsh_file"
@@ -121,4 +152,4 @@ if ((failures > 0)); then
     echo "docs_hm_moe_test: $failures problem(s)" >&2
     exit 1
 fi
-echo "docs_hm_moe_test: ok ($total flags in hm-moe.1 and the bash, zsh and fish completions)"
+echo "docs_hm_moe_test: ok ($total flags and JSON keys in hm-moe.1, flags in the bash, zsh and fish completions)"

@@ -172,9 +172,19 @@ struct Trainer::Impl {
   void resume() {
     if (config.resume_path.empty()) return;
     torch::serialize::InputArchive archive;
+    std::vector<std::vector<int64_t>> shapes;
+    for (const auto& p : master->parameters()) shapes.push_back(p.sizes().vec());
     try {
       archive.load_from(config.resume_path);
       master->load(archive);
+      auto loaded = master->parameters();
+      for (size_t i = 0; i < loaded.size(); ++i) {
+        if (loaded[i].sizes().vec() != shapes[i]) {
+          fail("--resume {}: its parameter {} is [{}], this model's is [{}] (same --hidden-dim, "
+               "--blocks and --grid as when it was saved?)", config.resume_path, i,
+               fmt::join(loaded[i].sizes(), ", "), fmt::join(shapes[i], ", "));
+        }
+      }
       torch::serialize::InputArchive optimizer_archive;
       archive.read("optimizer", optimizer_archive);
       optimizer->load(optimizer_archive);
