@@ -43,3 +43,5 @@ complete -c hm-serve -l max-message-mb -x -d 'Refuse requests larger than this m
 complete -c hm-serve -l dht -x -d 'Join the DHT through these peers (HOST:PORT...) and declare every expert'
 complete -c hm-serve -l update-period -x -d 'With --dht: re-declare the experts every SECONDS (default 30)'
 complete -c hm-serve -l announce -x -a '(__fish_print_hostnames)' -d 'With --dht: the host clients should call'
+complete -c hm-serve -l checkpoint-dir -x -a '(__fish_complete_directories)' -d 'Save experts to DIR/UID.pt; restore those found there at start'
+complete -c hm-serve -l checkpoint-every -x -d 'With --checkpoint-dir: also save every SECONDS (0 = only at shutdown)'

@@ -39,6 +39,8 @@ struct Flags {
   std::vector<std::string> dht_peers;
   double update_period = 30;
   std::string announce;
+  std::string checkpoint_dir;
+  double checkpoint_every = 0;
 };
 
 std::vector<std::string> choose_uids(const Flags& flags) {
@@ -61,6 +63,7 @@ std::vector<std::string> choose_uids(const Flags& flags) {
     return pattern.sample(count, flags.seed);
   }
   if (!flags.num_experts) {
+    if (!flags.checkpoint_dir.empty()) return {};  // host what the checkpoints hold
     throw hm::UsageError("no experts: give --expert-uids UID... or --num-experts N "
                          "(with --expert-pattern 'prefix.[0:4].[0:4]')");
   }
@@ -86,6 +89,9 @@ hm::moe::ExpertServerConfig make_config(const Flags& flags, std::vector<std::str
   config.max_wait = std::chrono::milliseconds(static_cast<int64_t>(flags.max_wait_ms));
   config.device = flags.device;
   config.seed = flags.seed;
+  config.checkpoint_dir = flags.checkpoint_dir;
+  config.checkpoint_every =
+      std::chrono::milliseconds(static_cast<int64_t>(flags.checkpoint_every * 1000));
   return config;
 }
 
@@ -121,11 +127,11 @@ int serve(const Flags& flags) {
                                      flags.min_batch_size, flags.max_batch_size));
   }
   auto config = make_config(flags, choose_uids(flags));
-  size_t expert_count = config.uids.size();
 
   hm::io::EventLoop loop;
   auto signal = loop.termination_signal();  // from here on, SIGTERM is graceful
   hm::moe::ExpertServerHost host(std::move(config));
+  size_t expert_count = host.uids().size();  // with the uids restored from checkpoints
   hm::rpc::ServerLimits limits;
   limits.max_connections = flags.max_connections;
   limits.max_message_bytes = uint64_t{flags.max_message_mb} << 20;
@@ -158,7 +164,7 @@ int serve(const Flags& flags) {
   spdlog::info("signal {}: shutting down", signal_number);
   server.stop_accepting();
   if (declarer) declarer->stop();
-  host.stop();  // fails queued tasks with "server shutting down"
+  host.stop();  // fails queued tasks with "server shutting down"; final checkpoint
   // Let the answers that the runtime just produced reach their clients.
   loop.wait(loop.timer().afterDelay(100 * kj::MILLISECONDS));
   return 0;
@@ -234,5 +240,13 @@ int main(int argc, char** argv) {
       ->check(CLI::PositiveNumber);
   app.add_option("--announce", flags.announce,
                  "With --dht: the host clients should call (default: the --listen host)");
+  auto* checkpoint_dir = app.add_option("--checkpoint-dir", flags.checkpoint_dir,
+                 "Save each expert (weights, optimizer state, step count) to DIR/UID.pt at "
+                 "shutdown; at start, restore and host every expert found there");
+  app.add_option("--checkpoint-every", flags.checkpoint_every,
+                 "With --checkpoint-dir: also save every SECONDS (0 = only at shutdown)")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber)
+      ->needs(checkpoint_dir);
   return hm::cli::run(app, argc, argv, common, [&] { return serve(flags); });
 }

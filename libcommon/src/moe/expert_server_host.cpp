@@ -3,12 +3,15 @@
 #include <torch/utils.h>
 
 #include <atomic>
+#include <filesystem>
 #include <map>
 #include <mutex>
 #include <set>
 
 #include "hm/base/error.h"
 #include "hm/base/log.h"
+#include "hm/moe/checkpoint.h"
+#include "hm/moe/checkpointer.h"
 #include "hm/moe/expert_backend.h"
 #include "hm/moe/expert_layers.h"
 #include "hm/moe/runtime.h"
@@ -19,6 +22,8 @@ namespace hm::moe {
 namespace {
 
 constexpr const char* kShuttingDown = "server shutting down";
+// Longest checkpoint file name: NAME_MAX (255) less ".tmp" / ".corrupt".
+constexpr size_t kMaxCheckpointName = 240;
 
 struct Expert {
   std::unique_ptr<ExpertBackend> backend;
@@ -27,7 +32,9 @@ struct Expert {
 };
 
 void validate(const ExpertServerConfig& config) {
-  if (config.uids.empty()) throw UsageError("no expert uids to host");
+  if (config.uids.empty() && config.checkpoint_dir.empty()) {
+    throw UsageError("no expert uids to host");
+  }
   std::set<std::string_view> seen;
   for (const auto& uid : config.uids) {
     if (!seen.insert(uid).second) throw UsageError(fmt::format("expert uid '{}' given twice", uid));
@@ -38,6 +45,34 @@ void validate(const ExpertServerConfig& config) {
                                  config.max_batch_size, config.min_batch_size));
   }
   if (config.max_wait.count() < 0) throw UsageError("max-wait must not be negative");
+  if (config.checkpoint_every.count() < 0) {
+    throw UsageError("checkpoint-every must not be negative");
+  }
+}
+
+// The uids to host: the configured ones, then those with a checkpoint.
+std::vector<std::string> hosted_uids(const ExpertServerConfig& config,
+                                     const std::map<std::string, std::string>& checkpoints) {
+  std::vector<std::string> uids = config.uids;
+  const std::set<std::string> requested(uids.begin(), uids.end());
+  for (const auto& [uid, path] : checkpoints) {
+    if (!requested.contains(uid)) uids.push_back(uid);
+  }
+  if (uids.empty()) {
+    throw UsageError(
+        fmt::format("no expert uids to host (and no checkpoints in {})", config.checkpoint_dir));
+  }
+  if (!config.checkpoint_dir.empty()) {
+    for (const auto& uid : uids) {
+      const auto name = checkpoint_file_name(uid);
+      if (name.size() > kMaxCheckpointName) {
+        throw UsageError(fmt::format(
+            "expert uid '{}' is too long for a checkpoint file name ({} bytes, at most {})", uid,
+            name.size(), kMaxCheckpointName));
+      }
+    }
+  }
+  return uids;
 }
 
 ExpertArch arch_of(const ExpertServerConfig& config) {
@@ -68,8 +103,11 @@ void require_rows(int64_t rows, const char* what) {
 
 struct ExpertServerHost::Impl {
   std::map<std::string, Expert, std::less<>> experts;
-  std::unique_ptr<Runtime> runtime;  // after experts: destroyed first
+  std::unique_ptr<Runtime> runtime;            // after experts: destroyed first
+  std::unique_ptr<Checkpointer> checkpointer;  // after runtime: destroyed before it
+  std::string checkpoint_dir;
   std::atomic<bool> stopped{false};
+  bool final_checkpoint_done = false;  // the controlling thread's
 
   std::mutex stats_mutex;
   std::vector<PoolCounters> last_counters;  // guarded by stats_mutex, pool order
@@ -100,18 +138,47 @@ ExpertServerHost::ExpertServerHost(const ExpertServerConfig& config)
   const auto device = parse_device(config.device);
   if (config.num_threads > 0) torch::set_num_threads(config.num_threads);
 
+  std::map<std::string, std::string> checkpoints;  // uid -> file
+  if (!config.checkpoint_dir.empty()) checkpoints = list_checkpoints(config.checkpoint_dir);
+  const auto uids = hosted_uids(config, checkpoints);
+  const std::set<std::string> requested(config.uids.begin(), config.uids.end());
+
   const auto inputs = input_specs(arch);
   // Built-in kinds know their outputs; a module's come from the first
   // expert's dummy forward and are reused for the rest.
   std::vector<TensorSpec> outputs = known_output_specs(arch).value_or(std::vector<TensorSpec>{});
-  auto modules = make_experts(arch, config.uids, config.seed);
+  auto modules = make_experts(arch, uids, config.seed);
   std::vector<std::shared_ptr<TaskPool>> pools;
-  for (size_t i = 0; i < config.uids.size(); ++i) {
-    const auto& uid = config.uids[i];
-    BackendOptions options{uid,    config.expert_cls,    inputs, outputs, optimizer,
-                           device, config.max_batch_size};
-    auto backend = std::make_unique<ExpertBackend>(std::move(modules[i]), std::move(options));
+  std::vector<Checkpointer::Target> targets;
+  size_t restored = 0;
+  for (size_t i = 0; i < uids.size(); ++i) {
+    const auto& uid = uids[i];
+    auto make_backend = [&](std::unique_ptr<ExpertModule> module) {
+      BackendOptions options{uid,    config.expert_cls,    inputs, outputs, optimizer,
+                             device, config.max_batch_size};
+      return std::make_unique<ExpertBackend>(std::move(module), std::move(options));
+    };
+    auto backend = make_backend(std::move(modules[i]));
     if (outputs.empty()) outputs = backend->options().outputs;
+    bool keep_corrupt = false;
+    if (auto found = checkpoints.find(uid); found != checkpoints.end()) {
+      try {
+        restore_checkpoint(*backend, config.hidden_dim, found->second);
+        ++restored;
+      } catch (const CorruptCheckpoint& error) {
+        spdlog::warn("skipping corrupt checkpoint {}", error.what());
+        if (!requested.contains(uid)) continue;
+        // A failed optimizer load may have left the backend half-restored.
+        backend = make_backend(make_expert(arch, uid, config.seed));
+        keep_corrupt = true;
+      }
+    }
+    if (!config.checkpoint_dir.empty()) {
+      targets.push_back(
+          {backend.get(),
+           (std::filesystem::path(config.checkpoint_dir) / checkpoint_file_name(uid)).string(),
+           keep_corrupt});
+    }
     auto* raw = backend.get();
     Expert expert{
         std::move(backend),
@@ -130,18 +197,48 @@ ExpertServerHost::ExpertServerHost(const ExpertServerConfig& config)
     impl_->last_counters.push_back(expert.backward->counters());
   }
   impl_->last_report = Clock::now();
+  require(!impl_->experts.empty(), "no expert to host: every checkpoint in {} is corrupt",
+          config.checkpoint_dir);
   impl_->runtime =
       std::make_unique<Runtime>(fmt::format("runtime {}", device.str()), std::move(pools));
+  if (!config.checkpoint_dir.empty()) {
+    impl_->checkpoint_dir = config.checkpoint_dir;
+    impl_->checkpointer = std::make_unique<Checkpointer>(
+        std::move(targets), config.checkpoint_every, config.hidden_dim, *impl_->runtime);
+    if (!checkpoints.empty()) {
+      spdlog::info("restored {} of {} expert(s) from {}", restored, checkpoints.size(),
+                   config.checkpoint_dir);
+    }
+  }
   impl_->runtime->start();
-  spdlog::debug("hosting {} {} expert(s) on {}", config.uids.size(), config.expert_cls,
-               device.str());
+  if (impl_->checkpointer) impl_->checkpointer->start();
+  spdlog::debug("hosting {} {} expert(s) on {}", impl_->experts.size(), config.expert_cls,
+                device.str());
 }
 
-ExpertServerHost::~ExpertServerHost() { stop(); }
+ExpertServerHost::~ExpertServerHost() {
+  try {
+    stop();
+  } catch (const std::exception& error) {
+    spdlog::error("{}", error.what());
+  }
+}
 
 void ExpertServerHost::stop() {
   impl_->stopped.store(true);
+  // The checkpoint thread first: its snapshots need the runtime running.
+  if (impl_->checkpointer) impl_->checkpointer->stop();
   if (impl_->runtime) impl_->runtime->stop();
+  if (impl_->checkpointer && !impl_->final_checkpoint_done) {
+    impl_->final_checkpoint_done = true;
+    impl_->checkpointer->save_all();
+    spdlog::info("saved {} expert checkpoint(s) to {}", impl_->experts.size(),
+                 impl_->checkpoint_dir);
+  }
+}
+
+uint64_t ExpertServerHost::checkpoint_rounds() const {
+  return impl_->checkpointer ? impl_->checkpointer->rounds() : 0;
 }
 
 std::vector<std::string> ExpertServerHost::uids() const {

@@ -35,6 +35,38 @@ void Runtime::stop() {
   } else {
     for (const auto& pool : pools_) pool->fail_queued(kShuttingDown);
   }
+  drop_posted();
+}
+
+bool Runtime::post(std::function<void()> fn) {
+  {
+    std::lock_guard lock(mutex_);
+    if (stopping_) return false;
+    posted_.push_back(std::move(fn));
+    pending_ = true;
+  }
+  wakeup_.notify_one();
+  return true;
+}
+
+void Runtime::drop_posted() {
+  std::deque<std::function<void()>> dropped;
+  {
+    std::lock_guard lock(mutex_);
+    dropped.swap(posted_);
+  }
+  // Destroyed here, outside the lock.
+}
+
+void Runtime::run_posted(std::deque<std::function<void()>>& posted) {
+  for (auto& fn : posted) {
+    try {
+      fn();
+    } catch (const std::exception& error) {
+      spdlog::error("{}: task between batches failed: {}", name_, error.what());
+    }
+  }
+  posted.clear();
 }
 
 void Runtime::wake() {
@@ -67,12 +99,15 @@ bool Runtime::serve_one(Clock::time_point& deadline) {
 
 void Runtime::loop() {
   spdlog::debug("{}: serving {} task pools", name_, pools_.size());
+  std::deque<std::function<void()>> posted;
   for (;;) {
     {
       std::lock_guard lock(mutex_);
       if (stopping_) break;
       pending_ = false;  // what arrives from here on wakes the wait below
+      posted.swap(posted_);
     }
+    run_posted(posted);
     Clock::time_point deadline;
     if (serve_one(deadline)) continue;
     std::unique_lock lock(mutex_);

@@ -9,8 +9,8 @@
 //
 // Thread rules: uids(), describe(), submit_*() and stats_report() from any
 // thread; stop() and the destructor from one controlling thread. backend()
-// is for setup and checkpoints; its forward/backward belong to the runtime
-// thread while serving. Ownership: owns backends, pools and the runtime.
+// is for setup and tests; its forward/backward belong to the runtime thread
+// while serving. Ownership: owns backends, pools and the runtime.
 #pragma once
 
 #include <chrono>
@@ -43,16 +43,27 @@ struct ExpertServerConfig {
   std::string device = "cpu";              // cpu, cuda, cuda:N
   uint64_t seed = 0;                       // initial weights = f(seed, uid)
   int num_threads = 0;                     // torch intra-op threads; 0 = leave as is
+  // Checkpoints (see checkpoint.h): "" = none. With a directory, the experts
+  // found there are restored and hosted besides `uids` (which may then be
+  // empty), every expert is saved every `checkpoint_every` (0 = only at
+  // stop()) and at stop().
+  std::string checkpoint_dir;
+  std::chrono::milliseconds checkpoint_every{0};
 };
 
 class ExpertServerHost final : public ExpertHost {
  public:
-  // Builds every expert and starts the runtime. Throws hm::UsageError for a
-  // bad config (unknown class or optimizer, no or duplicate uids, bad sizes,
+  // Builds every expert, restores those with a checkpoint, and starts the
+  // runtime (and the periodic checkpoints). Throws hm::UsageError for a bad
+  // config (unknown class or optimizer, no or duplicate uids, bad sizes,
   // malformed device) and hm::Error for what the environment refuses (CUDA
-  // unavailable, unreadable TorchScript file).
+  // unavailable, unreadable TorchScript file, a checkpoint of another expert
+  // kind, hidden dim or shape). A corrupt checkpoint is logged ("skipping
+  // corrupt checkpoint DIR/ffn.0.1.pt: ...") and left in place; its uid is
+  // then hosted fresh only when `uids` asks for it (and its first save keeps
+  // the corrupt file as DIR/ffn.0.1.pt.corrupt).
   explicit ExpertServerHost(const ExpertServerConfig& config);
-  ~ExpertServerHost() override;  // stop()
+  ~ExpertServerHost() override;  // stop(), logging a failed final checkpoint
   ExpertServerHost(const ExpertServerHost&) = delete;
   ExpertServerHost& operator=(const ExpertServerHost&) = delete;
 
@@ -63,9 +74,13 @@ class ExpertServerHost final : public ExpertHost {
                        TaskDone done) override;
 
   // Refuses new tasks ("server shutting down"), fails queued ones with the
-  // same message, finishes the batch in progress and joins the runtime.
-  // Idempotent.
+  // same message, finishes the batch in progress and joins the runtime; then,
+  // with a checkpoint_dir, saves every expert (once; throws hm::Error naming
+  // the file when a save fails, after trying them all). Idempotent.
   void stop();
+
+  // Periodic checkpoint rounds completed so far (0 without checkpoint_every).
+  uint64_t checkpoint_rounds() const;
 
   // One line per pool that ran batches since the previous call (or since
   // construction), e.g. "ffn.0.1 forward: 12.0 batches/s, 3072 samples/s,

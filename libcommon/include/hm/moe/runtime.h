@@ -4,7 +4,8 @@
 // It sleeps on a condition variable until a pool is ready (enough rows, or
 // its oldest task waited max_wait), serves the ready pool whose oldest task
 // has waited longest, takes a batch from it and runs it, and repeats. A
-// failing batch fails only its own tasks; the thread keeps serving.
+// failing batch fails only its own tasks; the thread keeps serving. Between
+// batches it runs the functions given to post() (checkpoint snapshots).
 //
 // Thread rules: start() and stop() from one controlling thread; pools wake
 // the runtime from any thread. Ownership: shares ownership of its pools;
@@ -13,6 +14,8 @@
 #pragma once
 
 #include <condition_variable>
+#include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -39,6 +42,14 @@ class Runtime {
   // when it runs) and joins the thread. Idempotent.
   void stop();
 
+  // Runs `fn` on the runtime thread between batches (before the next batch
+  // is taken), in FIFO order: where a checkpoint snapshots an expert's
+  // weights without a lock. `fn` should be short and must not throw (what
+  // it throws is logged and dropped). Returns false, dropping `fn`, once
+  // stop() has begun; tasks still queued when the thread exits are destroyed
+  // without running (a promise they hold reports broken_promise). Any thread.
+  bool post(std::function<void()> fn);
+
   const std::vector<std::shared_ptr<TaskPool>>& pools() const { return pools_; }
 
  private:
@@ -47,6 +58,10 @@ class Runtime {
   // Runs one batch from the ready pool with the oldest task; false when no
   // pool was ready, with `deadline` set to when the next one will be.
   bool serve_one(Clock::time_point& deadline);
+  // Runs (and empties) `posted` on the runtime thread.
+  void run_posted(std::deque<std::function<void()>>& posted);
+  // Destroys the posted functions that never ran.
+  void drop_posted();
 
   const std::string name_;
   const std::vector<std::shared_ptr<TaskPool>> pools_;
@@ -55,6 +70,7 @@ class Runtime {
   std::condition_variable wakeup_;
   bool pending_ = false;   // guarded by mutex_: a task arrived since the last scan
   bool stopping_ = false;  // guarded by mutex_
+  std::deque<std::function<void()>> posted_;  // guarded by mutex_
   std::thread thread_;
 };
 
