@@ -57,7 +57,9 @@ kill -KILL "$B_PID"
 wait "$B_PID" 2>/dev/null || true
 moe forward y2.npy
 check y2.npy
-[ "$(answered y2.npy)" = "16 experts asked, 8 answered" ] || fail "after kill: $(answered y2.npy)"
+# Asked 16 while the dead server's records live (two update periods), 8 after.
+[[ "$(answered y2.npy)" =~ ^(16|8)\ experts\ asked,\ 8\ answered$ ]] ||
+  fail "after kill: $(answered y2.npy)"
 
 # Back on a new port: its next declaration points the swarm there.
 serve_half b2 2:4
