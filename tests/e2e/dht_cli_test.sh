@@ -3,36 +3,6 @@
 # stderr), bootstrap errors and --allow-alone, --config, --version,
 # SIGINT/SIGTERM exit 0.
 source "$HM_TESTS/e2e/lib.sh"
-# start_dht NAME COUNT ARGS...: runs "hm-dht --listen 127.0.0.1:0 --nodes COUNT
-# ARGS" in the background and waits (60 s at most) until it printed COUNT
-# addresses; sets DHT_PID and DHT_ADDRS (an array, first node first).
-start_dht() {
-  local name=$1 count=$2; shift 2
-  "$HM_BIN/hm-dht" --listen 127.0.0.1:0 --nodes "$count" "$@" \
-    > "$WORK/$name.out" 2> "$WORK/$name.err" &
-  DHT_PID=$!
-  PIDS+=("$DHT_PID")
-  local i
-  for i in $(seq 600); do
-    [ "$(wc -l < "$WORK/$name.out")" -ge "$count" ] && break
-    kill -0 "$DHT_PID" 2>/dev/null || { cat "$WORK/$name.err" >&2; fail "hm-dht $name exited"; }
-    sleep 0.1
-  done
-  mapfile -t DHT_ADDRS < "$WORK/$name.out"
-  [ "${#DHT_ADDRS[@]}" -eq "$count" ] || fail "hm-dht $name printed ${#DHT_ADDRS[@]} of $count addresses"
-  [[ "${DHT_ADDRS[0]}" =~ ^127\.0\.0\.1:[0-9]+$ ]] || fail "hm-dht $name printed '${DHT_ADDRS[0]}'"
-}
-
-# stop_dht PID: SIGTERM, at most 20 s, exit code 0 expected.
-stop_dht() {
-  local pid=$1 i rc=0
-  kill -TERM "$pid"
-  for i in $(seq 200); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-  kill -0 "$pid" 2>/dev/null && fail "hm-dht $pid still running 20 s after SIGTERM"
-  wait "$pid" || rc=$?
-  [ "$rc" -eq 0 ] || fail "hm-dht $pid exited with $rc after SIGTERM"
-}
-
 DHT="$HM_BIN/hm-dht"
 
 "$DHT" --version | grep -qE '^hm-dht [0-9]+\.[0-9]+' || fail "--version"
@@ -46,13 +16,11 @@ expect_error 2 '--peers: give at least one' "$DHT" get somekey
 expect_error 2 '--log-level' "$DHT" --log-level loud
 
 # A port where nothing answers (bound by a silent socket we hold).
-"$HM_PYTHON" -c '
+start_process silent 1 "$HM_PYTHON" -c '
 import socket, sys, time
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 0))
-print(s.getsockname()[1], flush=True); time.sleep(60)' > "$WORK/silent.port" &
-PIDS+=($!)
-for i in $(seq 50); do [ -s "$WORK/silent.port" ] && break; sleep 0.1; done
-SILENT=127.0.0.1:$(cat "$WORK/silent.port")
+print(s.getsockname()[1], flush=True); time.sleep(60)'
+SILENT=127.0.0.1:$(cat "$WORK/silent.out")
 
 expect_error 1 "none of the 1 initial peers answered \\($SILENT\\)" \
   "$DHT" --listen 127.0.0.1:0 --peers "$SILENT"
@@ -75,10 +43,8 @@ listen = "127.0.0.1:0"
 nodes = 3
 report-every = 0
 TOML
-"$DHT" --config "$WORK/dht.toml" --nodes 2 > "$WORK/config.out" 2> "$WORK/config.err" &
-pid=$!
-PIDS+=("$pid")
-for i in $(seq 100); do [ "$(wc -l < "$WORK/config.out")" -ge 2 ] && break; sleep 0.1; done
+start_process config 2 "$DHT" --config "$WORK/dht.toml" --nodes 2
+pid=$PROCESS_PID
 sleep 0.3
 [ "$(wc -l < "$WORK/config.out")" -eq 2 ] || fail "--config + --nodes 2 printed $(wc -l < "$WORK/config.out") addresses"
 grep -qE '^127\.0\.0\.1:[0-9]+$' "$WORK/config.out" || fail "--config listen not used"
