@@ -1,0 +1,66 @@
+# fish completion for hm-bench(1). Keep in step with tools/hm-bench/main.cpp
+# (tests/e2e/bench_docs_test.sh checks that every flag of "hm-bench --help"
+# and of each subcommand's --help is here). Install in ~/.config/fish/completions/.
+#
+#   hm-bench throughput [--preset NAME] [--experts N] [--clients N] ... [--vs-local] [--json]
+#   hm-bench latency [--calls N] [--call forward|backward|info] [--server HOST:PORT]
+#   hm-bench dht [--peers N] [--experts N] [--batch N] [--failure-rate F]
+#   hm-bench chain [--blocks L] [--jobs J] [--ping S...] [--backprop]
+
+set -l commands throughput latency dht chain
+set -l kinds 'ffn transformer det_dropout nop nop_delay'
+
+complete -c hm-bench -f
+
+# Subcommands
+complete -c hm-bench -n "not __fish_seen_subcommand_from $commands" -a throughput -d 'Server throughput against local compute (hivemind presets)'
+complete -c hm-bench -n "not __fish_seen_subcommand_from $commands" -a latency -d 'Sequential round trips of one small call'
+complete -c hm-bench -n "not __fish_seen_subcommand_from $commands" -a dht -d 'A DHT swarm in this process: store and get rates and times'
+complete -c hm-bench -n "not __fish_seen_subcommand_from $commands" -a chain -d 'A chain of remote blocks with simulated latency, per ping'
+
+# hm-bench itself
+complete -c hm-bench -s h -l help -d 'Print a summary of the options and exit'
+complete -c hm-bench -n "not __fish_seen_subcommand_from $commands" -l version -d 'Print the version and exit'
+complete -c hm-bench -n "not __fish_seen_subcommand_from $commands" -l log-level -x -a 'trace debug info warn error off' -d 'Log verbosity on stderr'
+complete -c hm-bench -n "not __fish_seen_subcommand_from $commands" -l config -r -F -d 'Read options from a TOML/INI file'
+
+# Every subcommand
+complete -c hm-bench -n "__fish_seen_subcommand_from $commands" -l json -d 'Print one JSON object instead of the report'
+complete -c hm-bench -n "__fish_seen_subcommand_from $commands" -l no-progress -d 'Never draw the progress bar'
+complete -c hm-bench -n "__fish_seen_subcommand_from $commands" -l seed -x -d 'Seed for inputs, choices and delays'
+complete -c hm-bench -n "__fish_seen_subcommand_from $commands" -l timeout -x -d 'Give up after this many seconds'
+complete -c hm-bench -n '__fish_seen_subcommand_from throughput latency chain' -l server -x -d 'A running hm-serve (HOST:PORT)'
+complete -c hm-bench -n '__fish_seen_subcommand_from throughput latency chain' -l expert-cls -x -a "$kinds" -d 'Kind of expert'
+complete -c hm-bench -n '__fish_seen_subcommand_from throughput latency chain' -l hidden-dim -x -d 'Hidden size of the experts'
+complete -c hm-bench -n '__fish_seen_subcommand_from throughput latency chain' -l batch-size -x -d 'Rows per batch'
+complete -c hm-bench -n '__fish_seen_subcommand_from throughput latency' -l warmup -x -d 'Untimed batches or round trips first'
+
+# throughput
+complete -c hm-bench -n '__fish_seen_subcommand_from throughput' -l preset -x -a 'default ffn_forward_backward ffn_forward ffn_small_batch ffn_small_batch_512clients ffn_massive minimalistic nop' -d "hivemind's preset"
+complete -c hm-bench -n '__fish_seen_subcommand_from throughput dht' -l experts -x -d 'Experts on the server, or uids to declare'
+complete -c hm-bench -n '__fish_seen_subcommand_from throughput' -l clients -x -d 'Concurrent clients'
+complete -c hm-bench -n '__fish_seen_subcommand_from throughput' -l batches-per-client -x -d 'Timed batches per client'
+complete -c hm-bench -n '__fish_seen_subcommand_from throughput' -l max-batch-size -x -d 'Largest batch of the server'
+complete -c hm-bench -n '__fish_seen_subcommand_from throughput' -l no-backprop -d 'Forward calls only'
+complete -c hm-bench -n '__fish_seen_subcommand_from throughput chain' -l backprop -d 'Forward then backward for every batch'
+complete -c hm-bench -n '__fish_seen_subcommand_from throughput' -l device -x -a 'cpu cuda' -d 'Where the experts run'
+complete -c hm-bench -n '__fish_seen_subcommand_from throughput' -l client-processes -d 'One process per client'
+complete -c hm-bench -n '__fish_seen_subcommand_from throughput' -l vs-local -d 'Also run the work without the network'
+complete -c hm-bench -n '__fish_seen_subcommand_from throughput' -l rounds -x -d 'Client runs, alternating with the local one'
+
+# latency
+complete -c hm-bench -n '__fish_seen_subcommand_from latency' -l calls -x -d 'Timed round trips'
+complete -c hm-bench -n '__fish_seen_subcommand_from latency' -l call -x -a 'forward backward info' -d 'Which call to time'
+
+# dht
+complete -c hm-bench -n '__fish_seen_subcommand_from dht' -l peers -x -d 'DHT nodes'
+complete -c hm-bench -n '__fish_seen_subcommand_from dht' -l batch -x -d 'Uids per store and get'
+complete -c hm-bench -n '__fish_seen_subcommand_from dht' -l expiration -x -d 'Seconds the declarations live'
+complete -c hm-bench -n '__fish_seen_subcommand_from dht' -l failure-rate -x -d 'Fraction of peers stopped before the reads'
+
+# chain
+complete -c hm-bench -n '__fish_seen_subcommand_from chain' -l blocks -x -d 'Blocks in the chain'
+complete -c hm-bench -n '__fish_seen_subcommand_from chain' -l jobs -x -d 'Concurrent trainers'
+complete -c hm-bench -n '__fish_seen_subcommand_from chain' -l batches -x -d 'Batches per trainer'
+complete -c hm-bench -n '__fish_seen_subcommand_from chain' -l latency-batches -x -d 'Batches of the sequential phase'
+complete -c hm-bench -n '__fish_seen_subcommand_from chain' -l ping -x -d 'Mean delay per hop in seconds (several: a sweep)'

@@ -1,0 +1,173 @@
+#include "hm/bench/dht_bench.h"
+
+#include <algorithm>
+#include <set>
+#include <unordered_set>
+
+#include <kj/async.h>
+
+#include "hm/base/error.h"
+#include "hm/base/expert_uid.h"
+#include "hm/base/log.h"
+#include "hm/bench/progress.h"
+#include "hm/bench/stats.h"
+#include "hm/dht/swarm.h"
+#include "hm/io/event_loop.h"
+#include "hm/rpc/blocking.h"
+
+namespace hm::bench {
+namespace {
+
+std::string random_server(std::mt19937_64& rng) {
+  std::uniform_int_distribution<int> octet(0, 255), port(1, 65535);
+  return fmt::format("{}.{}.{}.{}:{}", octet(rng), octet(rng), octet(rng), octet(rng), port(rng));
+}
+
+// Runs the loop until `start(done)` calls done(value).
+template <typename T, typename Start>
+T await(io::EventLoop& loop, double timeout_s, const std::string& what, Start&& start) {
+  auto paf = kj::newPromiseAndFulfiller<T>();
+  // Shared with the callback, which may run after a timeout dropped the promise.
+  auto fulfiller = std::make_shared<kj::Own<kj::PromiseFulfiller<T>>>(kj::mv(paf.fulfiller));
+  start([fulfiller](T value) {
+    if ((*fulfiller)->isWaiting()) (*fulfiller)->fulfill(kj::mv(value));
+  });
+  return rpc::wait_for(loop, kj::mv(paf.promise), timeout_s, what);
+}
+
+}  // namespace
+
+std::vector<std::string> random_expert_uids(size_t count, std::mt19937_64& rng) {
+  require(count <= 1'000'000'000, "{} experts: at most 10^9 distinct uids expert.A.B.C", count);
+  std::uniform_int_distribution<int> coord(0, 999);
+  std::unordered_set<std::string> seen;
+  std::vector<std::string> uids;
+  uids.reserve(count);
+  while (uids.size() < count) {
+    auto uid = fmt::format("expert.{}.{}.{}", coord(rng), coord(rng), coord(rng));
+    if (seen.insert(uid).second) uids.push_back(std::move(uid));
+  }
+  return uids;
+}
+
+std::vector<dht::StoreEntry> expert_declarations(std::span<const std::string> uids,
+                                                 const std::string& server, double expiration) {
+  std::vector<dht::StoreEntry> entries;
+  std::set<std::pair<std::string, std::string>> subkeys;
+  auto add_subkey = [&](std::string key, std::string subkey, std::string value) {
+    if (!subkeys.emplace(key, subkey).second) return;
+    entries.push_back({std::move(key), std::move(subkey), std::move(value), expiration});
+  };
+  for (const auto& uid : uids) {
+    require(is_valid_uid(uid), "'{}' is not a valid expert uid (PREFIX.N[.N...])", uid);
+    entries.push_back({uid, std::nullopt, server, expiration});
+    const std::string record = uid + " " + server;
+    // Every dot but the first separates a prefix from the next coordinate.
+    const size_t first = uid.find('.');
+    std::vector<size_t> dots;
+    for (size_t i = first + 1; i < uid.size(); ++i) {
+      if (uid[i] == '.') dots.push_back(i);
+    }
+    if (dots.empty()) {
+      add_subkey(uid + ".", "-1", record);
+      continue;
+    }
+    // Prefix ending at dots[k] (inclusive) -> subkey = the coordinate after it.
+    for (size_t k = 0; k < dots.size(); ++k) {
+      const size_t stop = k + 1 < dots.size() ? dots[k + 1] : uid.size();
+      add_subkey(uid.substr(0, dots[k] + 1), uid.substr(dots[k] + 1, stop - dots[k] - 1), record);
+    }
+  }
+  return entries;
+}
+
+DhtBenchReport run_dht_bench(const DhtBenchRun& run) {
+  if (run.peers < 2) throw UsageError("--peers must be at least 2 (one stores, one reads)");
+  if (run.batch == 0) throw UsageError("--batch must be at least 1");
+  if (!(run.expiration > 0)) throw UsageError("--expiration must be positive");
+  if (!(run.failure_rate >= 0 && run.failure_rate < 1)) {
+    throw UsageError(fmt::format("--failure-rate {} is outside [0, 1)", run.failure_rate));
+  }
+  DhtBenchReport report;
+  report.peers = run.peers;
+  std::mt19937_64 rng(run.seed);
+  const auto uids = random_expert_uids(run.experts, rng);
+
+  report.start_rss_mb = current_rss_mb();
+  io::EventLoop loop;
+  dht::DhtConfig config;
+  config.listen = io::Endpoint::from_ip_bytes(std::vector<uint8_t>{127, 0, 0, 1}, 0);
+  dht::DhtSwarm swarm(loop.uv(), config, run.peers);
+  const double t0 = monotonic_seconds();
+  auto error = std::make_shared<std::string>();
+  await<bool>(loop, run.timeout_s, "joining the swarm", [&](auto done) {
+    swarm.bootstrap({}, true, [done, error](const std::string& e) {
+      *error = e;
+      done(true);
+    });
+  });
+  require(error->empty(), "the swarm could not form: {}", *error);
+  report.bootstrap_s = monotonic_seconds() - t0;
+  spdlog::info("{} peers joined in {:.2f} s", run.peers, report.bootstrap_s);
+
+  const size_t batches = (uids.size() + run.batch - 1) / run.batch;
+  Progress progress("dht", 2 * batches, run.progress);
+  std::vector<std::string> servers;
+  for (size_t b = 0; b < batches; ++b) {
+    const size_t first = b * run.batch, count = std::min(run.batch, uids.size() - first);
+    servers.push_back(random_server(rng));
+    auto entries = expert_declarations(std::span(uids).subspan(first, count), servers.back(),
+                                       dht::system_dht_time() + run.expiration);
+    const double start = monotonic_seconds();
+    auto accepted = await<std::vector<bool>>(
+        loop, run.timeout_s, "storing a batch", [&](auto done) {
+          swarm.node(run.peers - 2).store(entries, [done](std::vector<bool> a) { done(a); });
+        });
+    report.store_s += monotonic_seconds() - start;
+    report.store_total += entries.size();
+    report.store_ok += static_cast<size_t>(std::count(accepted.begin(), accepted.end(), true));
+    progress.add();
+  }
+
+  // Stop random nodes other than the two that store and read.
+  const auto stop = static_cast<size_t>(run.failure_rate * static_cast<double>(run.peers));
+  std::vector<size_t> victims(run.peers - 2);
+  for (size_t i = 0; i < victims.size(); ++i) victims[i] = i;
+  std::shuffle(victims.begin(), victims.end(), rng);
+  victims.resize(std::min(stop, victims.size()));
+  std::sort(victims.rbegin(), victims.rend());  // highest first: indices shift down
+  for (size_t i : victims) swarm.stop(i);
+  report.stopped = victims.size();
+
+  dht::DhtNode& reader = swarm.node(swarm.size() - 1);
+  for (size_t b = 0; b < batches; ++b) {
+    const size_t first = b * run.batch, count = std::min(run.batch, uids.size() - first);
+    std::vector<std::string> keys(uids.begin() + static_cast<std::ptrdiff_t>(first),
+                                  uids.begin() + static_cast<std::ptrdiff_t>(first + count));
+    const double start = monotonic_seconds();
+    auto values = await<std::vector<std::optional<dht::StoredValue>>>(
+        loop, run.timeout_s, "reading a batch", [&](auto done) {
+          reader.get(keys, false,
+                     [done](std::vector<std::optional<dht::StoredValue>> v) { done(std::move(v)); });
+        });
+    report.get_s += monotonic_seconds() - start;
+    for (size_t i = 0; i < values.size() && i < count; ++i) {
+      const auto& v = values[i];
+      if (v && !v->is_dictionary && v->value == servers[b]) ++report.get_ok;
+    }
+    report.get_total += count;
+    progress.add();
+  }
+  progress.finish();
+  report.store_success = ratio(static_cast<double>(report.store_ok),
+                               static_cast<double>(report.store_total));
+  report.get_success =
+      ratio(static_cast<double>(report.get_ok), static_cast<double>(report.get_total));
+  report.mean_store_ms = 1000 * ratio(report.store_s, static_cast<double>(report.store_total));
+  report.mean_get_ms = 1000 * ratio(report.get_s, static_cast<double>(report.get_total));
+  report.peak_rss_mb = peak_rss_mb();
+  report.swarm_summary = swarm.summary();
+  return report;
+}
+
+}  // namespace hm::bench

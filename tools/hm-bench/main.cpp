@@ -1,0 +1,250 @@
+// hm-bench: measure hm's experts and DHT side by side with their limits.
+//   hm-bench throughput --preset nop --experts 4 --clients 2 --batch-size 256 --backprop
+//   hm-bench throughput --preset ffn_forward --vs-local --json
+//   hm-bench latency --calls 10000
+//   hm-bench dht --peers 1024 --experts 16384 --batch 64
+//   hm-bench chain --blocks 4 --jobs 8 --ping 0 0.05 0.1
+#include <malloc.h>
+#include <unistd.h>
+
+#include <climits>
+#include <cstdio>
+
+#include "hm/bench/chain.h"
+#include "hm/bench/client_process.h"
+#include "hm/bench/dht_bench.h"
+#include "hm/bench/latency.h"
+#include "hm/bench/presets.h"
+#include "hm/bench/throughput.h"
+#include "hm/cli/app.h"
+#include "report.h"
+
+namespace {
+
+struct Output {
+  bool json = false;
+  bool no_progress = false;
+};
+
+void add_output_flags(CLI::App* cmd, Output& out) {
+  cmd->add_flag("--json", out.json, "Print one JSON object instead of the report");
+  cmd->add_flag("--no-progress", out.no_progress, "No progress bar on stderr");
+}
+
+template <typename Run, typename Report>
+int print(const Output& out, const Run& run, const Report& report) {
+  if (out.json) {
+    std::printf("%s\n", hm::bench::to_json(run, report).dump().c_str());
+  } else {
+    std::fputs(hm::bench::to_text(run, report).c_str(), stdout);
+  }
+  std::fflush(stdout);
+  return 0;
+}
+
+std::string self_exe() {
+  char path[PATH_MAX];
+  ssize_t n = readlink("/proc/self/exe", path, sizeof(path) - 1);
+  if (n <= 0) return "/proc/self/exe";
+  return std::string(path, static_cast<size_t>(n));
+}
+
+struct ThroughputFlags {
+  std::string preset = "default";
+  size_t experts = 0, clients = 0, batches = 0, batch_size = 0;
+  int64_t hidden_dim = 0;
+  std::string expert_cls, device;
+  uint32_t max_batch_size = 0;
+  bool backprop = false, no_backprop = false;
+  bool client_processes = false;
+  hm::bench::ThroughputRun run;
+  CLI::App* cmd = nullptr;
+};
+
+int run_throughput(ThroughputFlags& f, const Output& out) {
+  hm::bench::ThroughputOverrides o;
+  auto given = [&](const char* name) { return f.cmd->count(name) > 0; };
+  if (given("--experts")) o.experts = f.experts;
+  if (given("--clients")) o.clients = f.clients;
+  if (given("--batches-per-client")) o.batches_per_client = f.batches;
+  if (given("--batch-size")) o.batch_size = f.batch_size;
+  if (given("--hidden-dim")) o.hidden_dim = f.hidden_dim;
+  if (given("--expert-cls")) o.expert_cls = f.expert_cls;
+  if (given("--max-batch-size")) o.max_batch_size = f.max_batch_size;
+  if (given("--device")) o.device = f.device;
+  if (f.backprop) o.backprop = true;
+  if (f.no_backprop) o.backprop = false;
+  f.run.params = hm::bench::apply(hm::bench::throughput_preset(f.preset), o);
+  if (f.client_processes) f.run.client_argv = {self_exe(), "_client"};
+  f.run.progress = !out.no_progress;
+  auto report = hm::bench::run_throughput(f.run);
+  return print(out, f.run, report);
+}
+
+void add_throughput(CLI::App& app, ThroughputFlags& f, Output& out) {
+  auto* cmd = app.add_subcommand(
+      "throughput",
+      "hivemind's benchmark_throughput: a server (in-process unless --server) and clients that "
+      "send batches to random experts; samples/s, startup, per-call latency; with --vs-local the "
+      "same work without the network, and the ratio");
+  f.cmd = cmd;
+  std::string names;
+  for (auto name : hm::bench::throughput_preset_names()) {
+    names += (names.empty() ? "" : ", ") + std::string(name);
+  }
+  cmd->add_option("--preset", f.preset, "hivemind's preset: " + names)->capture_default_str();
+  cmd->add_option("--experts", f.experts, "Experts on the server (expert.0 ...)");
+  cmd->add_option("--clients", f.clients, "Concurrent clients");
+  cmd->add_option("--batches-per-client", f.batches, "Timed batches each client sends");
+  cmd->add_option("--batch-size", f.batch_size, "Rows per batch");
+  cmd->add_option("--hidden-dim", f.hidden_dim, "Hidden size of the experts");
+  cmd->add_option("--expert-cls", f.expert_cls, "ffn, transformer, det_dropout, nop, nop_delay");
+  cmd->add_option("--max-batch-size", f.max_batch_size,
+                  "Server's largest batch (default: the preset's, else 4 x --batch-size)");
+  auto* no = cmd->add_flag("--no-backprop", f.no_backprop, "Forward calls only");
+  cmd->add_flag("--backprop", f.backprop, "Forward then backward for every batch")->excludes(no);
+  cmd->add_option("--device", f.device, "Where the experts run: cpu, cuda, cuda:N");
+  cmd->add_option("--server", f.run.server,
+                  "Use this running hm-serve (HOST:PORT, hosting expert.0 ...) instead of an "
+                  "in-process server");
+  cmd->add_flag("--client-processes", f.client_processes,
+                "Run every client as a process of its own (default: threads)");
+  cmd->add_flag("--vs-local", f.run.vs_local,
+                "Also run the same work locally, without the network, and print the ratio");
+  cmd->add_option("--rounds", f.run.rounds,
+                  "Run the clients this many times (with --vs-local: alternating with the "
+                  "local run)")
+      ->capture_default_str();
+  cmd->add_option("--warmup", f.run.warmup, "Untimed batches per client before the timing")
+      ->capture_default_str();
+  cmd->add_option("--seed", f.run.seed, "Seed for inputs and expert choices")
+      ->capture_default_str();
+  cmd->add_option("--timeout", f.run.timeout_s, "Seconds one call may take")
+      ->capture_default_str();
+  add_output_flags(cmd, out);
+}
+
+void add_latency(CLI::App& app, hm::bench::LatencyRun& run, Output& out) {
+  auto* cmd = app.add_subcommand(
+      "latency", "Sequential round trips of one small call (a nop expert, batch 1): p50, p99, max");
+  cmd->add_option("--server", run.server, "Use this running hm-serve (HOST:PORT, with expert.0)");
+  cmd->add_option("--calls", run.calls, "Timed round trips")->capture_default_str();
+  cmd->add_option("--warmup", run.warmup, "Untimed round trips first")->capture_default_str();
+  cmd->add_option("--expert-cls", run.expert_cls, "ffn, transformer, det_dropout, nop, nop_delay")
+      ->capture_default_str();
+  cmd->add_option("--hidden-dim", run.hidden_dim, "Hidden size")->capture_default_str();
+  cmd->add_option("--batch-size", run.batch_size, "Rows per call")->capture_default_str();
+  cmd->add_option("--call", run.call,
+                  "forward, backward, or info (no task pool, no runtime: the RPC floor)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"forward", "backward", "info"}));
+  cmd->add_option("--timeout", run.timeout_s, "Seconds one call may take")->capture_default_str();
+  add_output_flags(cmd, out);
+}
+
+void add_dht(CLI::App& app, hm::bench::DhtBenchRun& run, Output& out) {
+  auto* cmd = app.add_subcommand(
+      "dht",
+      "hivemind's benchmark_dht: a swarm of peers in this process; one declares experts, "
+      "another reads them back; success rates, mean times, peak memory");
+  cmd->add_option("--peers", run.peers, "DHT nodes")->capture_default_str();
+  cmd->add_option("--experts", run.experts, "Expert uids to declare and read")
+      ->capture_default_str();
+  cmd->add_option("--batch", run.batch, "Experts per store and per get")->capture_default_str();
+  cmd->add_option("--expiration", run.expiration, "Seconds the declarations live")
+      ->capture_default_str();
+  cmd->add_option("--failure-rate", run.failure_rate,
+                  "Fraction of peers stopped between the stores and the gets")
+      ->capture_default_str();
+  cmd->add_option("--seed", run.seed, "Seed for uids and addresses")->capture_default_str();
+  cmd->add_option("--timeout", run.timeout_s, "Seconds the join and each batch may take")
+      ->capture_default_str();
+  add_output_flags(cmd, out);
+}
+
+void add_chain(CLI::App& app, hm::bench::ChainRun& run, Output& out) {
+  auto* cmd = app.add_subcommand(
+      "chain",
+      "The paper's throughput experiment: a chain of remote blocks with a random delay of mean "
+      "--ping after each hop; one sequential trainer against --jobs concurrent ones, per ping");
+  cmd->add_option("--server", run.server,
+                  "Use this running hm-serve (HOST:PORT, hosting expert.0 ...)");
+  cmd->add_option("--blocks", run.blocks, "Blocks in the chain")->capture_default_str();
+  cmd->add_option("--expert-cls", run.expert_cls, "ffn, transformer, det_dropout, nop, nop_delay")
+      ->capture_default_str();
+  cmd->add_option("--hidden-dim", run.hidden_dim, "Hidden size")->capture_default_str();
+  cmd->add_option("--batch-size", run.batch_size, "Rows per batch")->capture_default_str();
+  cmd->add_option("--jobs", run.jobs, "Concurrent trainers")->capture_default_str();
+  cmd->add_option("--batches", run.batches, "Batches per trainer (parallel phase)")
+      ->capture_default_str();
+  cmd->add_option("--latency-batches", run.latency_batches, "Batches of the sequential phase")
+      ->capture_default_str();
+  cmd->add_option("--ping", run.pings, "Mean delay per hop in seconds; several values = a sweep")
+      ->capture_default_str();
+  cmd->add_flag("--backprop", run.backprop, "Also send every batch back through the chain");
+  cmd->add_option("--seed", run.seed, "Seed for inputs and delays")->capture_default_str();
+  cmd->add_option("--timeout", run.timeout_s, "Seconds one phase may take")->capture_default_str();
+  add_output_flags(cmd, out);
+}
+
+// Keeps freed tensor-sized buffers in the heap. With glibc's defaults a
+// 1 MiB message or tensor is fresh memory from the kernel every time (its
+// own mmap, or the top of a per-thread arena trimmed with MADV_DONTNEED),
+// and the page faults and zeroing halve the nop throughput; and a per-thread
+// arena (64 MiB heaps) that holds 8-32 MiB activations and optimizer state
+// unmaps a heap as soon as it empties, so the runtime thread of an ffn
+// server takes ~3x the page faults of the same work on the main thread.
+// One arena that keeps up to 256 MiB free avoids both. hm-serve needs the
+// same lines (see man hm-bench, NOTES).
+void keep_buffers_in_heap() {
+  mallopt(M_MMAP_THRESHOLD, 32 << 20);  // the largest glibc accepts
+  mallopt(M_TRIM_THRESHOLD, 256 << 20);
+  mallopt(M_ARENA_MAX, 1);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  keep_buffers_in_heap();
+  CLI::App app{
+      "Measure hm's experts and DHT side by side with their limits: server throughput "
+      "(hivemind's presets) against local compute, round-trip latency, a DHT swarm, and the "
+      "paper's chain-of-blocks experiment.",
+      "hm-bench"};
+  hm::cli::CommonFlags common;
+  hm::cli::add_common_flags(app, common);
+  app.require_subcommand(1);
+
+  Output out;
+  ThroughputFlags throughput;
+  hm::bench::LatencyRun latency;
+  hm::bench::DhtBenchRun dht;
+  hm::bench::ChainRun chain;
+  add_throughput(app, throughput, out);
+  add_latency(app, latency, out);
+  add_dht(app, dht, out);
+  add_chain(app, chain, out);
+  std::string spec;
+  auto* client = app.add_subcommand("_client", "internal: one throughput client process");
+  client->group("");
+  client->add_option("--spec", spec)->required();
+
+  return hm::cli::run(app, argc, argv, common, [&]() -> int {
+    auto* cmd = app.get_subcommands().front();
+    const std::string name = cmd->get_name();
+    if (name == "throughput") return run_throughput(throughput, out);
+    if (name == "latency") {
+      latency.progress = !out.no_progress;
+      return print(out, latency, hm::bench::run_latency(latency));
+    }
+    if (name == "dht") {
+      dht.progress = !out.no_progress;
+      return print(out, dht, hm::bench::run_dht_bench(dht));
+    }
+    if (name == "chain") {
+      chain.progress = !out.no_progress;
+      return print(out, chain, hm::bench::run_chain(chain));
+    }
+    return hm::bench::client_process_main(spec);
+  });
+}
