@@ -27,6 +27,7 @@ complete -c hm-bench -n "not __fish_seen_subcommand_from $commands" -l config -r
 # Every subcommand
 complete -c hm-bench -n "__fish_seen_subcommand_from $commands" -l json -d 'Print one JSON object instead of the report'
 complete -c hm-bench -n "__fish_seen_subcommand_from $commands" -l no-progress -d 'Never draw the progress bar'
+complete -c hm-bench -n "__fish_seen_subcommand_from $commands" -l busy-idle -d 'Keep idle CPUs polling while measuring (needs root)'
 complete -c hm-bench -n "__fish_seen_subcommand_from $commands" -l seed -x -d 'Seed for inputs, choices and delays'
 complete -c hm-bench -n "__fish_seen_subcommand_from $commands" -l timeout -x -d 'Give up after this many seconds'
 complete -c hm-bench -n '__fish_seen_subcommand_from throughput latency chain' -l server -x -d 'A running hm-serve (HOST:PORT)'

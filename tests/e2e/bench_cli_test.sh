@@ -67,7 +67,15 @@ stop_server "$SERVER_PID"
 "$BENCH" latency --calls 50 --warmup 5 --json > "$WORK/lat.json" 2> "$WORK/lat.err" ||
   { cat "$WORK/lat.err" >&2; fail "latency failed"; }
 check_json "$WORK/lat.json" 'j["calls"] == 50' '0 < j["p50_us"] <= j["p99_us"] <= j["max_us"]' \
-  'j["call"] == "forward"' 'j["expert_cls"] == "nop"' 'j["batch_size"] == 1'
+  'j["call"] == "forward"' 'j["expert_cls"] == "nop"' 'j["batch_size"] == 1' 'j["busy_idle"] is False'
+# --busy-idle holds a PM QoS request while measuring, where this user may.
+if [ -w /dev/cpu_dma_latency ]; then
+  "$BENCH" latency --calls 20 --warmup 2 --busy-idle --json > "$WORK/latb.json" 2> "$WORK/latb.err" ||
+    { cat "$WORK/latb.err" >&2; fail "latency --busy-idle failed"; }
+  check_json "$WORK/latb.json" 'j["calls"] == 20' 'j["busy_idle"] is True'
+else
+  expect_error 1 "cpu_dma_latency" "$BENCH" latency --calls 1 --busy-idle
+fi
 
 # dht.
 "$BENCH" dht --peers 8 --experts 64 --batch 16 --json > "$WORK/dht.json" 2> "$WORK/dht.err" ||

@@ -9,7 +9,9 @@
 
 #include <climits>
 #include <cstdio>
+#include <memory>
 
+#include "hm/bench/busy_idle.h"
 #include "hm/bench/chain.h"
 #include "hm/bench/client_process.h"
 #include "hm/bench/dht_bench.h"
@@ -24,17 +26,23 @@ namespace {
 struct Output {
   bool json = false;
   bool no_progress = false;
+  bool busy_idle = false;
 };
 
 void add_output_flags(CLI::App* cmd, Output& out) {
   cmd->add_flag("--json", out.json, "Print one JSON object instead of the report");
   cmd->add_flag("--no-progress", out.no_progress, "No progress bar on stderr");
+  cmd->add_flag("--busy-idle", out.busy_idle,
+                "Keep idle CPUs polling while measuring (/dev/cpu_dma_latency; root): "
+                "thread wake-ups on idle virtual CPUs cost tens of microseconds");
 }
 
 template <typename Run, typename Report>
 int print(const Output& out, const Run& run, const Report& report) {
   if (out.json) {
-    std::printf("%s\n", hm::bench::to_json(run, report).dump().c_str());
+    auto json = hm::bench::to_json(run, report);
+    json["busy_idle"] = out.busy_idle;
+    std::printf("%s\n", json.dump().c_str());
   } else {
     std::fputs(hm::bench::to_text(run, report).c_str(), stdout);
   }
@@ -232,6 +240,8 @@ int main(int argc, char** argv) {
   return hm::cli::run(app, argc, argv, common, [&]() -> int {
     auto* cmd = app.get_subcommands().front();
     const std::string name = cmd->get_name();
+    std::unique_ptr<hm::bench::BusyIdle> busy_idle;
+    if (out.busy_idle) busy_idle = std::make_unique<hm::bench::BusyIdle>();
     if (name == "throughput") return run_throughput(throughput, out);
     if (name == "latency") {
       latency.progress = !out.no_progress;
