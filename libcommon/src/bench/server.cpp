@@ -1,10 +1,9 @@
 #include "hm/bench/server.h"
 
 #include <future>
-
-#include "hm/bench/stats.h"
 #include <thread>
 
+#include "hm/bench/stats.h"
 #include "hm/io/event_loop.h"
 #include "hm/rpc/expert_server.h"
 

@@ -1,10 +1,12 @@
 #include "hm/bench/throughput.h"
 
+#include <algorithm>
 #include <exception>
-#include <fmt/format.h>
 #include <latch>
 #include <mutex>
 #include <thread>
+
+#include <fmt/format.h>
 
 #include "hm/base/error.h"
 #include "hm/base/log.h"
