@@ -4,13 +4,13 @@
 //   hm-bench latency --calls 10000
 //   hm-bench dht --peers 1024 --experts 16384 --batch 64
 //   hm-bench chain --blocks 4 --jobs 8 --ping 0 0.05 0.1
-#include <malloc.h>
 #include <unistd.h>
 
 #include <climits>
 #include <cstdio>
 #include <memory>
 
+#include "hm/base/allocator.h"
 #include "hm/bench/busy_idle.h"
 #include "hm/bench/chain.h"
 #include "hm/bench/client_process.h"
@@ -195,25 +195,10 @@ void add_chain(CLI::App& app, hm::bench::ChainRun& run, Output& out) {
   add_output_flags(cmd, out);
 }
 
-// Keeps freed tensor-sized buffers in the heap. With glibc's defaults a
-// 1 MiB message or tensor is fresh memory from the kernel every time (its
-// own mmap, or the top of a per-thread arena trimmed with MADV_DONTNEED),
-// and the page faults and zeroing halve the nop throughput; and a per-thread
-// arena (64 MiB heaps) that holds 8-32 MiB activations and optimizer state
-// unmaps a heap as soon as it empties, so the runtime thread of an ffn
-// server takes ~3x the page faults of the same work on the main thread.
-// One arena that keeps up to 256 MiB free avoids both. hm-serve needs the
-// same lines (see man hm-bench, NOTES).
-void keep_buffers_in_heap() {
-  mallopt(M_MMAP_THRESHOLD, 32 << 20);  // the largest glibc accepts
-  mallopt(M_TRIM_THRESHOLD, 256 << 20);
-  mallopt(M_ARENA_MAX, 1);
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
-  keep_buffers_in_heap();
+  hm::tune_allocator();
   CLI::App app{
       "Measure hm's experts and DHT side by side with their limits: server throughput "
       "(hivemind's presets) against local compute, round-trip latency, a DHT swarm, and the "

@@ -8,6 +8,7 @@
 #include <cstdio>
 
 #include "hm/base/address.h"
+#include "hm/base/allocator.h"
 #include "hm/cli/app.h"
 #include "hm/cli/expert_json.h"
 #include "hm/io/event_loop.h"
@@ -152,6 +153,7 @@ int run(const Flags& flags) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  hm::tune_allocator();
   CLI::App app{
       "Call one expert of an hm-serve server from a shell: print its description, run it "
       "forward, or run it backward (which also trains it). Tensors go in with -i/-g or on "

@@ -13,6 +13,7 @@
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
+#include "hm/base/allocator.h"
 #include "hm/cli/app.h"
 #include "hm/swarm/dht_join.h"
 #include "hm/swarm/expert_listing.h"
@@ -288,6 +289,7 @@ int run_nodes(const Flags& flags) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  hm::tune_allocator();
   CLI::App app{
       "Run Kademlia DHT nodes (one, or a whole swarm with --nodes), or store, get and ping "
       "from a shell. A node prints its address (HOST:PORT) as the first line on stdout; with "

@@ -9,6 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "hm/base/allocator.h"
 #include "hm/cli/app.h"
 #include "hm/client/mixture.h"
 #include "hm/client/trainer.h"
@@ -284,6 +285,7 @@ void add_layer_flags(CLI::App& command, Flags& flags) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  hm::tune_allocator();
   CLI::App app{
       "A mixture-of-experts layer over the swarm: route every input row to the k best live "
       "experts found in the DHT, call them in parallel, and return the gated sum (forward), "

@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "hm/base/address.h"
+#include "hm/base/allocator.h"
 #include "hm/base/expert_uid.h"
 #include "hm/cli/app.h"
 #include "hm/io/event_loop.h"
@@ -173,6 +174,7 @@ int serve(const Flags& flags) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  hm::tune_allocator();
   CLI::App app{
       "Host experts for a decentralized mixture of experts: serve forward and backward "
       "calls over Cap'n Proto RPC, batching requests per expert, and train each expert on "

@@ -12,9 +12,9 @@
 
 #include "hm/base/error.h"
 #include "hm/base/log.h"
+#include "hm/rpc/request_tensors.h"
 #include "hm/rpc/rpc_errors.h"
 #include "hm/rpc/wire_expert.h"
-#include "hm/tensor/wire_tensor.h"
 #include "hm/wire/expert.capnp.h"
 
 namespace hm::rpc {
@@ -26,21 +26,6 @@ using Fulfiller = kj::Own<kj::CrossThreadPromiseFulfiller<TaskOutcome>>;
 TaskDone fulfill_on_done(Fulfiller fulfiller) {
   auto holder = std::make_shared<Fulfiller>(kj::mv(fulfiller));
   return [holder](TaskOutcome outcome) { (*holder)->fulfill(kj::mv(outcome)); };
-}
-
-// Decodes a request's tensor list as views into the request message. The
-// views stay valid while the call is pending: calls are not cancellable.
-std::vector<HostTensor> decode_request_tensors(capnp::List<wire::Tensor>::Reader list,
-                                               const ServerLimits& limits,
-                                               std::string_view what) {
-  require(list.size() <= limits.max_tensors, "{}: {} tensors exceeds the limit of {}", what,
-          list.size(), limits.max_tensors);
-  TensorLimits tensor_limits;
-  tensor_limits.max_elements = limits.max_elements;
-  std::vector<HostTensor> tensors;
-  tensors.reserve(list.size());
-  for (auto reader : list) tensors.push_back(from_wire(reader, nullptr, tensor_limits));
-  return tensors;
 }
 
 class ExpertServerImpl final : public wire::ExpertServer::Server {

@@ -84,15 +84,25 @@ int64_t checked_numel(std::span<const int64_t> shape, int64_t max_elements) {
   return has_zero ? 0 : nonzero_product;
 }
 
-HostTensor HostTensor::zeros(DType dtype, std::vector<int64_t> shape) {
-  size_t nbytes = static_cast<size_t>(checked_numel(shape)) * dtype_size(dtype);
-  auto buffer = std::make_shared<std::byte[]>(nbytes);
+namespace {
+
+// A tensor owning a fresh buffer of `nbytes`, zero-filled or left as it is.
+HostTensor with_buffer(DType dtype, std::vector<int64_t> shape, size_t nbytes, bool zero) {
+  auto buffer = zero ? std::make_shared<std::byte[]>(nbytes)
+                     : std::make_shared_for_overwrite<std::byte[]>(nbytes);
   HostTensor tensor;
   tensor.dtype = dtype;
   tensor.shape = std::move(shape);
   tensor.bytes = {buffer.get(), nbytes};
   tensor.owner = std::move(buffer);
   return tensor;
+}
+
+}  // namespace
+
+HostTensor HostTensor::zeros(DType dtype, std::vector<int64_t> shape) {
+  size_t nbytes = static_cast<size_t>(checked_numel(shape)) * dtype_size(dtype);
+  return with_buffer(dtype, std::move(shape), nbytes, /*zero=*/true);
 }
 
 HostTensor HostTensor::copy_of(DType dtype, std::vector<int64_t> shape,
@@ -102,7 +112,7 @@ HostTensor HostTensor::copy_of(DType dtype, std::vector<int64_t> shape,
     fail("tensor data is {} bytes but {}{} needs {}", data.size(), dtype_name(dtype),
          shape_string(shape), needed);
   }
-  HostTensor tensor = zeros(dtype, std::move(shape));
+  HostTensor tensor = with_buffer(dtype, std::move(shape), needed, /*zero=*/false);
   if (needed > 0) std::memcpy(tensor.mutable_data(), data.data(), needed);
   return tensor;
 }

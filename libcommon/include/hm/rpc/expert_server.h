@@ -18,15 +18,9 @@
 #include "hm/base/address.h"
 #include "hm/io/event_loop.h"
 #include "hm/rpc/expert_host.h"
+#include "hm/rpc/server_limits.h"
 
 namespace hm::rpc {
-
-struct ServerLimits {
-  uint64_t max_message_bytes = uint64_t{1} << 30;  // largest request accepted
-  int64_t max_elements = int64_t{1} << 28;         // per tensor
-  uint32_t max_tensors = 64;                       // per request
-  uint32_t max_connections = 1024;                 // beyond: accepted, then closed
-};
 
 class ExpertRpcServer {
  public:
