@@ -28,6 +28,9 @@ complete -c hm-dht -l peers -x -d 'Join the swarm through these nodes (HOST:PORT
 complete -c hm-dht -n "not __fish_seen_subcommand_from $commands" -l nodes -x -d 'Run this many nodes in this process'
 complete -c hm-dht -n "not __fish_seen_subcommand_from $commands" -l report-every -x -d 'Log routing-table size and stored keys every this many seconds'
 complete -c hm-dht -n "not __fish_seen_subcommand_from $commands" -l allow-alone -d 'When no --peers node answers, start a swarm of our own'
+complete -c hm-dht -n "not __fish_seen_subcommand_from $commands" -l dht-max-rps -x -d 'Requests per second served to one peer address (0 = no limit)'
+complete -c hm-dht -n "not __fish_seen_subcommand_from $commands" -l dht-max-value-bytes -x -d 'Largest value stored for others'
+complete -c hm-dht -n "not __fish_seen_subcommand_from $commands" -l dht-max-keys -x -d 'Keys stored for others'
 
 # store
 complete -c hm-dht -n '__fish_seen_subcommand_from store' -l subkey -x -d 'Store VALUE under this subkey of a dictionary value'

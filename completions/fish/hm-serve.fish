@@ -36,8 +36,16 @@ complete -c hm-serve -l seed -x -d 'Seed for expert weights and for --expert-pat
 
 # Monitoring and limits
 complete -c hm-serve -l stats-every -x -d 'Log throughput per pool every SECONDS (0 = off)'
-complete -c hm-serve -l max-connections -x -d 'Refuse connections beyond this many'
+complete -c hm-serve -l max-connections -x -d 'Connections open at once (default 1024)'
 complete -c hm-serve -l max-message-mb -x -d 'Refuse requests larger than this many MiB'
+complete -c hm-serve -l max-tensor-elements -x -d 'Refuse a tensor with more elements'
+complete -c hm-serve -l max-tensor-mb -x -d 'Refuse a tensor larger than this many MiB'
+complete -c hm-serve -l max-tensors -x -d 'Refuse requests with more tensors'
+complete -c hm-serve -l max-in-flight -x -d 'Unanswered calls allowed per connection'
+complete -c hm-serve -l allow-nonfinite -d 'Serve inputs and gradients holding NaN or Inf'
+complete -c hm-serve -l dht-max-rps -x -d 'With --dht: DHT requests per second served to one peer'
+complete -c hm-serve -l dht-max-value-bytes -x -d 'With --dht: largest DHT value stored for others'
+complete -c hm-serve -l dht-max-keys -x -d 'With --dht: DHT keys stored for others'
 
 # DHT
 complete -c hm-serve -l dht -x -d 'Join the DHT through these peers (HOST:PORT...) and declare every expert'

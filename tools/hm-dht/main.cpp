@@ -15,6 +15,7 @@
 
 #include "hm/base/allocator.h"
 #include "hm/cli/app.h"
+#include "hm/cli/limit_flags.h"
 #include "hm/swarm/dht_join.h"
 #include "hm/swarm/expert_listing.h"
 #include "hm/dht/node.h"
@@ -46,6 +47,7 @@ struct Flags {
   std::string ping_address;
   std::vector<std::string> targets;
   std::string grid;
+  hm::cli::DhtLimitFlags limits;  // of the nodes this process runs
 };
 
 std::vector<Endpoint> parse_peers(const std::vector<std::string>& texts) {
@@ -246,6 +248,7 @@ int run_nodes(const Flags& flags) {
   raise_fd_limit(flags.nodes + 64);
   DhtConfig config;
   config.listen = Endpoint::parse(flags.listen, "--listen");
+  flags.limits.apply(config.protocol, config.storage);
   auto peers = parse_peers(flags.peers);
   Loop loop;
   hm::dht::DhtSwarm swarm(loop.get(), config, flags.nodes);
@@ -310,6 +313,7 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_flag("--allow-alone", flags.allow_alone,
                "When no --peers node answers, start a swarm of our own instead of failing");
+  hm::cli::add_dht_limit_flags(app, flags.limits);
   app.require_subcommand(0, 1);
 
   auto* store = app.add_subcommand("store", "Store KEY = VALUE in the DHT (5 replicas)");

@@ -1,12 +1,16 @@
 // hm-serve: host experts for a swarm. Batches incoming requests per expert,
 // runs them on one runtime thread per device, trains on backward.
 //   hm-serve --listen 127.0.0.1:0 --num-experts 16 --expert-pattern 'ffn.[0:4].[0:4]'
+#include <sys/resource.h>
+
+#include <algorithm>
 #include <cstdio>
 
 #include "hm/base/address.h"
 #include "hm/base/allocator.h"
 #include "hm/base/expert_uid.h"
 #include "hm/cli/app.h"
+#include "hm/cli/limit_flags.h"
 #include "hm/io/event_loop.h"
 #include "hm/moe/expert_server_host.h"
 #include "hm/rpc/blocking.h"
@@ -35,8 +39,8 @@ struct Flags {
   double clip_grad_norm = 0;
   uint64_t seed = 0;
   double stats_every = 0;
-  uint32_t max_connections = 1024;
-  uint32_t max_message_mb = 1024;
+  hm::cli::ServerLimitFlags limits;
+  hm::cli::DhtLimitFlags dht_limits;
   std::vector<std::string> dht_peers;
   double update_period = 30;
   std::string announce;
@@ -107,6 +111,27 @@ kj::Promise<void> report_stats(hm::io::EventLoop& loop, hm::moe::ExpertServerHos
       });
 }
 
+// Lets the server hold `connections` sockets (plus files, the DHT socket,
+// the listening one): raises the open-file limit up to its hard limit.
+// Returns how many connections fit: fewer when the hard limit is too low, so
+// that --max-connections (which makes room by closing silent connections)
+// bites before accept() runs out of file descriptors.
+uint32_t fit_connections(uint32_t connections) {
+  constexpr rlim_t kOtherFiles = 64;
+  const rlim_t wanted = rlim_t{connections} + kOtherFiles;
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur >= wanted) return connections;
+  limit.rlim_cur = std::min(limit.rlim_max, wanted);
+  if (setrlimit(RLIMIT_NOFILE, &limit) != 0) getrlimit(RLIMIT_NOFILE, &limit);
+  if (limit.rlim_cur >= wanted) return connections;
+  auto fit = static_cast<uint32_t>(limit.rlim_cur > 2 * kOtherFiles ? limit.rlim_cur - kOtherFiles
+                                                                    : limit.rlim_cur / 2);
+  spdlog::warn("--max-connections {} needs about {} open files but the limit is {}: serving at "
+               "most {} connections (raise the limit with ulimit -n)",
+               connections, wanted, limit.rlim_cur, fit);
+  return fit;
+}
+
 // The address the swarm should call: --announce HOST, else the bound one.
 hm::HostPort announced_address(const Flags& flags, const hm::HostPort& bound) {
   hm::HostPort address = bound;
@@ -133,9 +158,8 @@ int serve(const Flags& flags) {
   auto signal = loop.termination_signal();  // from here on, SIGTERM is graceful
   hm::moe::ExpertServerHost host(std::move(config));
   size_t expert_count = host.uids().size();  // with the uids restored from checkpoints
-  hm::rpc::ServerLimits limits;
-  limits.max_connections = flags.max_connections;
-  limits.max_message_bytes = uint64_t{flags.max_message_mb} << 20;
+  auto limits = flags.limits.limits();
+  limits.max_connections = fit_connections(limits.max_connections);
   hm::rpc::ExpertRpcServer server(loop, host, limits);
   auto bound = server.listen(address);
 
@@ -147,6 +171,7 @@ int serve(const Flags& flags) {
     auto announced = announced_address(flags, bound);
     hm::dht::DhtConfig dht_config;
     dht_config.listen = hm::io::Endpoint::parse(bound.to_string(), "--listen");
+    flags.dht_limits.apply(dht_config.protocol, dht_config.storage);
     dht = std::make_unique<hm::dht::DhtNode>(loop.uv(), dht_config);
     hm::rpc::wait_for(loop, hm::swarm::join(*dht, peers), 30, "joining the DHT");
     declarer = std::make_unique<hm::swarm::ExpertDeclarer>(loop.uv(), *dht, host.uids(),
@@ -227,12 +252,7 @@ int main(int argc, char** argv) {
   app.add_option("--stats-every", flags.stats_every,
                  "Log batches/s, samples/s and mean batch size per pool every SECONDS (0 = off)")
       ->capture_default_str();
-  app.add_option("--max-connections", flags.max_connections,
-                 "Refuse connections beyond this many")
-      ->capture_default_str();
-  app.add_option("--max-message-mb", flags.max_message_mb,
-                 "Refuse requests larger than this many MiB")
-      ->capture_default_str();
+  hm::cli::add_server_limit_flags(app, flags.limits);
   app.add_option("--dht", flags.dht_peers,
                  "Join the DHT through these peers (HOST:PORT...) and declare every expert "
                  "there; the DHT node uses the server's port number over UDP");
@@ -240,6 +260,7 @@ int main(int argc, char** argv) {
                  "With --dht: re-declare the experts every SECONDS (they expire after twice that)")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
+  hm::cli::add_dht_limit_flags(app, flags.dht_limits);
   app.add_option("--announce", flags.announce,
                  "With --dht: the host clients should call (default: the --listen host)");
   auto* checkpoint_dir = app.add_option("--checkpoint-dir", flags.checkpoint_dir,

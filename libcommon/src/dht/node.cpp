@@ -34,7 +34,27 @@ DhtNode::Impl::~Impl() = default;
 
 // ---- serving -----------------------------------------------------------------
 
-void DhtNode::Impl::handle_store(const Sender&, std::span<const StoreItemView> items,
+namespace {
+
+// Bytes of the largest value in a store item (what --dht-max-value-bytes bounds).
+size_t largest_value(const StoreItemView& item) {
+  switch (item.kind) {
+    case StoreRecord::Kind::kRegular:
+      return item.value.size();
+    case StoreRecord::Kind::kSubkey:
+      return item.subkey.subkey.size() + item.subkey.value.size();
+    case StoreRecord::Kind::kDictionary: {
+      size_t total = 0;
+      for (const auto& e : item.entries) total += e.subkey.size() + e.value.size();
+      return total;
+    }
+  }
+  return 0;
+}
+
+}  // namespace
+
+void DhtNode::Impl::handle_store(const Sender& sender, std::span<const StoreItemView> items,
                                  std::vector<uint8_t>& accepted) {
   double t = now();
   for (size_t i = 0; i < items.size(); ++i) {
@@ -56,6 +76,14 @@ void DhtNode::Impl::handle_store(const Sender&, std::span<const StoreItemView> i
         accepted[i] = all;
         break;
       }
+    }
+    size_t bytes = largest_value(item);
+    if (!accepted[i] && bytes > target.limits().max_value_bytes) {
+      value_refusals.refused([&] {
+        return fmt::format("dht: refused a value of {} bytes from {} (limit {}, "
+                           "--dht-max-value-bytes)",
+                           bytes, sender.source.to_string(), target.limits().max_value_bytes);
+      });
     }
   }
 }

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "hm/dht/blacklist.h"
+#include "hm/base/refusal_log.h"
 #include "hm/dht/node.h"
 #include "hm/io/uv_timer.h"
 #include "traversal.h"
@@ -107,6 +108,7 @@ struct DhtNode::Impl : RequestHandler {
   RoutingTable routing;
   Storage storage_;
   Storage cache_;
+  RefusalLog value_refusals{"DHT values over --dht-max-value-bytes"};
   Blacklist blacklist;
   std::unique_ptr<DhtProtocol> protocol;
   io::Timer posted_timer;

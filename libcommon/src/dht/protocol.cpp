@@ -11,6 +11,7 @@
 
 #include "hm/base/error.h"
 #include "hm/base/log.h"
+#include "hm/base/refusal_log.h"
 #include "hm/io/uv_timer.h"
 #include "rate_limiter.h"
 #include "wire_codec.h"
@@ -21,12 +22,6 @@ double system_dht_time() {
   using namespace std::chrono;
   return duration<double>(system_clock::now().time_since_epoch()).count();
 }
-
-namespace {
-
-constexpr uint64_t kTraversalLimitWords = 2 * (io::UdpSocket::kMaxDatagram / 8 + 64);
-
-}  // namespace
 
 struct DhtProtocol::Impl {
   using Callback = std::variant<PingCallback, StoreCallback, FindCallback>;
@@ -190,13 +185,10 @@ struct DhtProtocol::Impl {
     StoreReply store_reply;
     FindReply find_reply;
     try {
-      capnp::ReaderOptions options;
-      options.traversalLimitInWords = kTraversalLimitWords;
-      options.nestingLimit = 16;
       capnp::FlatArrayMessageReader reader(
           kj::ArrayPtr<const capnp::word>(reinterpret_cast<const capnp::word*>(data.data()),
                                           data.size() / sizeof(capnp::word)),
-          options);
+          codec::datagram_reader_options());
       auto message = reader.getRoot<wire::DhtMessage>();
       sender = codec::read_sender(message, from);
       if (!sender || sender->id == self) {
@@ -209,6 +201,12 @@ struct DhtProtocol::Impl {
         case wire::DhtMessage::FIND_REQUEST:
           if (!limiter.allow(from, loop_seconds())) {
             ++counters.rate_limited;
+            rate_refusals.refused([&] {
+              return fmt::format("dht: refused a request from {}: over {} requests/s "
+                                 "(--dht-max-rps; burst {})",
+                                 from.to_string(), config.requests_per_second,
+                                 config.request_burst);
+            });
             return;
           }
           served = serve(message, *sender);
@@ -378,6 +376,7 @@ struct DhtProtocol::Impl {
   std::priority_queue<Deadline, std::vector<Deadline>, std::greater<>> deadlines;
   uint64_t armed_at = 0;
   RateLimiter limiter;
+  RefusalLog rate_refusals{"DHT requests over --dht-max-rps"};
   std::shared_ptr<int> alive_token = std::make_shared<int>(0);
   // Reused for every request served.
   std::vector<NodeId> keys;

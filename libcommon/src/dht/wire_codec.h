@@ -49,6 +49,14 @@ class Framed {
   size_t bytes_ = 0;
 };
 
+// How every received datagram is read (also by tests/fuzz/dht_datagram_fuzz).
+inline capnp::ReaderOptions datagram_reader_options() {
+  capnp::ReaderOptions options;
+  options.traversalLimitInWords = 2 * (io::UdpSocket::kMaxDatagram / 8 + 64);
+  options.nestingLimit = 16;
+  return options;
+}
+
 enum class Framing { kOk, kTruncated, kMalformed };
 // Checks the segment table against the datagram's length.
 Framing check_framing(std::span<const std::byte> data);

@@ -8,30 +8,56 @@
 #include <unistd.h>
 
 #include <cstring>
-#include <list>
+#include <map>
 
 #include "hm/base/error.h"
 #include "hm/base/log.h"
+#include "hm/base/refusal_log.h"
 #include "hm/rpc/request_tensors.h"
 #include "hm/rpc/rpc_errors.h"
 #include "hm/rpc/wire_expert.h"
 #include "hm/wire/expert.capnp.h"
+#include "frame_limit_stream.h"
+#include "task_handoff.h"
 
 namespace hm::rpc {
 namespace {
 
-using Fulfiller = kj::Own<kj::CrossThreadPromiseFulfiller<TaskOutcome>>;
+// What the server knows of one connection's calls; shared by the Connection
+// and its ExpertServerImpl (whose capability may briefly outlive it).
+struct CallState {
+  uint64_t calls = 0;      // calls made so far, of any method
+  uint32_t in_flight = 0;  // forward/backward calls not answered yet
+};
 
-// Hands a TaskDone to the host that fulfills a promise on the loop thread.
-TaskDone fulfill_on_done(Fulfiller fulfiller) {
-  auto holder = std::make_shared<Fulfiller>(kj::mv(fulfiller));
-  return [holder](TaskOutcome outcome) { (*holder)->fulfill(kj::mv(outcome)); };
-}
+// One forward/backward call in flight on a connection, from admission until
+// its promise is done or dropped.
+class InFlightCall {
+ public:
+  explicit InFlightCall(std::shared_ptr<CallState> state) : state_(std::move(state)) {
+    ++state_->in_flight;
+  }
+  ~InFlightCall() { --state_->in_flight; }
+  InFlightCall(const InFlightCall&) = delete;
+  InFlightCall& operator=(const InFlightCall&) = delete;
 
+ private:
+  std::shared_ptr<CallState> state_;
+};
+
+// The refusal logs the server shares among its connections.
+struct RefusalLogs {
+  RefusalLog requests{"requests"};
+  RefusalLog connections{"connections"};
+};
+
+// The bootstrap capability of one connection.
 class ExpertServerImpl final : public wire::ExpertServer::Server {
  public:
-  ExpertServerImpl(ExpertHost& host, const ServerLimits& limits, const bool& stopping)
-      : host_(host), limits_(limits), stopping_(stopping) {}
+  ExpertServerImpl(ExpertHost& host, const ServerLimits& limits, const bool& stopping,
+                   RefusalLogs& refusals, std::shared_ptr<CallState> state)
+      : host_(host), limits_(limits), stopping_(stopping), refusals_(refusals),
+        state_(std::move(state)) {}
 
   kj::Promise<void> info(InfoContext context) override {
     return answer([&]() -> kj::Promise<void> {
@@ -56,14 +82,15 @@ class ExpertServerImpl final : public wire::ExpertServer::Server {
     return answer([&]() -> kj::Promise<void> {
       auto params = context.getParams();
       std::string uid = params.getUid();
+      auto call = admit_call();
       auto inputs = decode_request_tensors(params.getInputs(), limits_, "forward inputs");
-      auto paf = kj::newPromiseAndCrossThreadFulfiller<TaskOutcome>();
-      host_.submit_forward(uid, std::move(inputs), fulfill_on_done(kj::mv(paf.fulfiller)));
-      return paf.promise.then([context](TaskOutcome outcome) mutable {
+      auto [task_finished, done] = task_handoff();
+      host_.submit_forward(uid, std::move(inputs), std::move(done));
+      return task_finished.then([context](TaskOutcome outcome) mutable {
         if (!outcome.ok()) throw_remote(outcome.error);
         auto results = context.initResults(message_size_for(outcome.outputs));
         encode_tensor_list(outcome.outputs, results.initOutputs(outcome.outputs.size()));
-      });
+      }).attach(kj::mv(call));
     });
   }
 
@@ -71,17 +98,18 @@ class ExpertServerImpl final : public wire::ExpertServer::Server {
     return answer([&]() -> kj::Promise<void> {
       auto params = context.getParams();
       std::string uid = params.getUid();
+      auto call = admit_call();
       auto tensors = decode_request_tensors(params.getInputs(), limits_, "backward inputs");
       auto grads = decode_request_tensors(params.getGradOutputs(), limits_,
                                           "backward grad_outputs");
       tensors.insert(tensors.end(), grads.begin(), grads.end());
-      auto paf = kj::newPromiseAndCrossThreadFulfiller<TaskOutcome>();
-      host_.submit_backward(uid, std::move(tensors), fulfill_on_done(kj::mv(paf.fulfiller)));
-      return paf.promise.then([context](TaskOutcome outcome) mutable {
+      auto [task_finished, done] = task_handoff();
+      host_.submit_backward(uid, std::move(tensors), std::move(done));
+      return task_finished.then([context](TaskOutcome outcome) mutable {
         if (!outcome.ok()) throw_remote(outcome.error);
         auto results = context.initResults(message_size_for(outcome.outputs));
         encode_tensor_list(outcome.outputs, results.initGradInputs(outcome.outputs.size()));
-      });
+      }).attach(kj::mv(call));
     });
   }
 
@@ -90,30 +118,48 @@ class ExpertServerImpl final : public wire::ExpertServer::Server {
   // whose description is the one-line message.
   template <typename F>
   kj::Promise<void> answer(F&& handler) {
+    ++state_->calls;
     if (stopping_) return remote_error("server shutting down");
     try {
       return handler();
     } catch (const std::exception& e) {
-      spdlog::info("refused a request: {}", e.what());
-      return remote_error(e.what());
+      std::string message = e.what();
+      refusals_.requests.refused([&] { return "refused a request: " + message; });
+      return remote_error(message);
     }
+  }
+
+  // Counts a forward/backward call against --max-in-flight until the
+  // returned guard is dropped; throws when the connection is at the limit.
+  kj::Own<InFlightCall> admit_call() {
+    require(state_->in_flight < limits_.max_in_flight,
+            "too many calls in flight on this connection (limit {}, --max-in-flight)",
+            limits_.max_in_flight);
+    return kj::heap<InFlightCall>(state_);
   }
 
   ExpertHost& host_;
   const ServerLimits& limits_;
   const bool& stopping_;
+  RefusalLogs& refusals_;
+  std::shared_ptr<CallState> state_;
 };
 
 struct Connection {
   Connection(kj::Own<kj::AsyncIoStream> stream_in, capnp::Capability::Client bootstrap,
-             capnp::ReaderOptions options)
+             capnp::ReaderOptions options, std::shared_ptr<CallState> state_in)
       : stream(kj::mv(stream_in)),
         network(*stream, capnp::rpc::twoparty::Side::SERVER, options),
-        rpc(capnp::makeRpcServer(network, kj::mv(bootstrap))) {}
+        rpc(capnp::makeRpcServer(network, kj::mv(bootstrap))),
+        state(std::move(state_in)) {}
 
   kj::Own<kj::AsyncIoStream> stream;
   capnp::TwoPartyVatNetwork network;
   capnp::RpcSystem<capnp::rpc::twoparty::VatId> rpc;
+  std::shared_ptr<CallState> state;
+  // Removes the connection once the peer hangs up; owned here so that
+  // closing the connection first cancels it.
+  kj::Promise<void> watch = nullptr;
 };
 
 // A non-blocking TCP socket bound to `address` and listening.
@@ -142,37 +188,96 @@ int bind_listening_socket(const HostPort& address) {
 }  // namespace
 
 struct ExpertRpcServer::Impl : kj::TaskSet::ErrorHandler {
-  Impl(io::EventLoop& loop_in, ExpertHost& host, ServerLimits limits_in)
-      : loop(loop_in),
-        limits(limits_in),
-        bootstrap(kj::heap<ExpertServerImpl>(host, limits, stopping)),
-        tasks(*this) {}
+  Impl(io::EventLoop& loop_in, ExpertHost& host_in, ServerLimits limits_in)
+      : loop(loop_in), host(host_in), limits(limits_in), tasks(*this) {}
 
   void taskFailed(kj::Exception&& exception) override {
     spdlog::warn("connection error: {}", exception.getDescription().cStr());
   }
 
   kj::Promise<void> accept_loop(kj::ConnectionReceiver& receiver) {
-    return receiver.accept().then([this, &receiver](kj::Own<kj::AsyncIoStream> stream) {
-      if (stopping) return;
-      if (connections.size() >= limits.max_connections) {
-        spdlog::warn("refused a connection: {} connections open (limit {})",
-                     connections.size(), limits.max_connections);
-        return;
+    // evalNow: accept() may throw at once (EMFILE) instead of rejecting.
+    return kj::evalNow([&receiver] { return receiver.accept(); })
+        .then(
+            [this](kj::Own<kj::AsyncIoStream> stream) -> kj::Promise<void> {
+              admit(kj::mv(stream));
+              return kj::READY_NOW;
+            },
+              [this](kj::Exception&& e) -> kj::Promise<void> {
+                // Out of file descriptors (EMFILE) and the like: the
+                // connection waits in the backlog; try again shortly rather
+                // than stop accepting for good.
+                std::string why = e.getDescription().cStr();
+                refusals.connections.refused(
+                    [&] { return "cannot accept a connection: " + why + "; retrying in 100 ms"; });
+                return loop.timer().afterDelay(100 * kj::MILLISECONDS);
+              })
+        .then([this, &receiver] { return accept_loop(receiver); });
+  }
+
+  // Takes a new connection within --max-connections: at the limit, it
+  // replaces the oldest connection that has made no call yet (a peer that
+  // connected and said nothing), else it is closed at once.
+  void admit(kj::Own<kj::AsyncIoStream> stream) {
+    if (stopping) return;
+    if (connections.size() >= limits.max_connections && !evict_a_silent_connection()) {
+      refusals.connections.refused([&] {
+        return fmt::format("refused a connection: {} connections open, each has made calls "
+                           "(limit {}, --max-connections)",
+                           connections.size(), limits.max_connections);
+      });
+      return;
+    }
+    // Frames over --max-message-mb are refused by the stream, naming the
+    // flag; ReaderOptions stays as Cap'n Proto's own backstop.
+    stream = kj::heap<FrameLimitStream>(kj::mv(stream), limits.max_message_bytes,
+                                        [this](const std::string& message) {
+                                          refusals.requests.refused([&] {
+                                            return "refused a request: " + message;
+                                          });
+                                        });
+    capnp::ReaderOptions options;
+    options.traversalLimitInWords = limits.max_message_bytes / sizeof(capnp::word) + 64;
+    auto state = std::make_shared<CallState>();
+    wire::ExpertServer::Client bootstrap =
+        kj::heap<ExpertServerImpl>(host, limits, stopping, refusals, state);
+    uint64_t id = next_id++;
+    auto& connection =
+        connections.try_emplace(id, kj::mv(stream), kj::mv(bootstrap), options, state)
+            .first->second;
+    connection.watch = connection.network.onDisconnect()
+                           .then([this, id] {
+                             // Not from inside the watch itself, which the erase destroys.
+                             tasks.add(kj::evalLater([this, id] { connections.erase(id); }));
+                           })
+                           .eagerlyEvaluate([this, id](kj::Exception&& e) {
+                             spdlog::debug("connection {}: {}", id, e.getDescription().cStr());
+                             tasks.add(kj::evalLater([this, id] { connections.erase(id); }));
+                           });
+  }
+
+  bool evict_a_silent_connection() {
+    for (auto it = connections.begin(); it != connections.end(); ++it) {  // oldest first
+      if (it->second.state->calls == 0) {
+        connections.erase(it);
+        refusals.connections.refused([&] {
+          return fmt::format("closed a connection that made no call: {} connections open "
+                             "(limit {}, --max-connections)",
+                             connections.size() + 1, limits.max_connections);
+        });
+        return true;
       }
-      capnp::ReaderOptions options;
-      options.traversalLimitInWords = limits.max_message_bytes / sizeof(capnp::word);
-      connections.emplace_front(kj::mv(stream), bootstrap, options);
-      auto it = connections.begin();
-      tasks.add(it->network.onDisconnect().then([this, it] { connections.erase(it); }));
-    }).then([this, &receiver] { return accept_loop(receiver); });
+    }
+    return false;
   }
 
   io::EventLoop& loop;
+  ExpertHost& host;
   ServerLimits limits;
   bool stopping = false;
-  wire::ExpertServer::Client bootstrap;
-  std::list<Connection> connections;
+  RefusalLogs refusals;  // before `connections`: their capabilities log through it
+  uint64_t next_id = 0;
+  std::map<uint64_t, Connection> connections;  // by id = accept order
   kj::Own<kj::ConnectionReceiver> receiver;
   kj::TaskSet tasks;
   kj::Promise<void> accepting = nullptr;

@@ -1,33 +1,75 @@
 #include "hm/rpc/request_tensors.h"
 
-#include <memory>
+#include <kj/exception.h>
 
 #include "hm/base/error.h"
+#include "hm/tensor/finite.h"
 #include "hm/tensor/wire_tensor.h"
 
 namespace hm::rpc {
 namespace {
 
-// The owner given to request tensors: non-null, so that from_wire returns
-// views into the request message instead of copies, yet owning nothing. The
-// views stay valid while the call is pending because calls are not
-// cancellable (the RPC system keeps the request until the call returns), and
-// the runtime is done with them before it fulfills the call.
-const std::shared_ptr<const void> kHeldByTheCall(std::shared_ptr<const void>(),
-                                                 &kHeldByTheCall);
+// Elements the shape declares, saturated at INT64_MAX; -1 for a negative
+// dimension (from_wire names that one).
+int64_t declared_elements(capnp::List<int64_t>::Reader shape) {
+  int64_t product = 1;
+  for (int64_t dim : shape) {
+    if (dim < 0) return -1;
+    if (__builtin_mul_overflow(product, dim, &product)) product = INT64_MAX;
+  }
+  return product;
+}
+
+// The size checks against the server's flags, before from_wire looks at the
+// data: a header that declares 4 GiB costs nothing to refuse.
+void check_declared_size(wire::Tensor::Reader tensor, const ServerLimits& limits) {
+  int64_t elements = declared_elements(tensor.getShape());
+  if (elements < 0) return;
+  if (elements > limits.max_elements) {
+    fail("{} elements exceed the limit of {} (--max-tensor-elements)", elements,
+         limits.max_elements);
+  }
+  auto code = static_cast<uint16_t>(tensor.getDtype());
+  if (code >= kDTypeCount) return;
+  uint64_t bytes = static_cast<uint64_t>(elements) * dtype_size(static_cast<DType>(code));
+  if (bytes > limits.max_tensor_bytes) {
+    fail("{} bytes exceed the limit of {} MiB (--max-tensor-mb)", bytes,
+         limits.max_tensor_bytes >> 20);
+  }
+}
 
 }  // namespace
 
 std::vector<HostTensor> decode_request_tensors(capnp::List<wire::Tensor>::Reader list,
                                                const ServerLimits& limits,
                                                std::string_view what) {
-  require(list.size() <= limits.max_tensors, "{}: {} tensors exceeds the limit of {}", what,
-          list.size(), limits.max_tensors);
+  require(list.size() <= limits.max_tensors,
+          "{}: {} tensors exceed the limit of {} (--max-tensors)", what, list.size(),
+          limits.max_tensors);
   TensorLimits tensor_limits;
   tensor_limits.max_elements = limits.max_elements;
+  tensor_limits.max_bytes = limits.max_tensor_bytes;
   std::vector<HostTensor> tensors;
   tensors.reserve(list.size());
-  for (auto reader : list) tensors.push_back(from_wire(reader, kHeldByTheCall, tensor_limits));
+  for (uint32_t i = 0; i < list.size(); ++i) {
+    try {
+      auto reader = list[i];
+      check_declared_size(reader, limits);
+      // Copies, not views into the request message: the RPC system frees the
+      // message when the client disconnects (or its connection is dropped)
+      // while the runtime may still be reading the tensors on another thread;
+      // the ASan build caught that (tests/unit/rpc/disconnect_test.cpp).
+      // Copying skips zero-filling, so it is one memcpy per tensor.
+      tensors.push_back(from_wire(reader, nullptr, tensor_limits));
+    } catch (const Error& e) {
+      fail("{}: tensor {}: {}", what, i, e.what());
+    } catch (const kj::Exception& e) {
+      fail("{}: tensor {}: malformed message: {}", what, i, e.getDescription().cStr());
+    }
+  }
+  if (limits.reject_nonfinite) {
+    require_finite(tensors, what, "the server runs without --allow-nonfinite");
+  }
   return tensors;
 }
 

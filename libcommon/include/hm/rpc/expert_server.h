@@ -7,6 +7,14 @@
 // it. Results come back from runtime threads through a kj cross-thread
 // fulfiller and are encoded straight into the response (one memcpy).
 //
+// Limits (ServerLimits): a frame over max_message_bytes closes its
+// connection; each call's tensors are checked by decode_request_tensors; a
+// connection may have max_in_flight forward/backward calls unanswered; at
+// max_connections, a new connection replaces the oldest one that has made
+// no call yet, else it is closed. Refusals are logged through RefusalLog
+// (one full line, then one summary, per second and kind); accept() failures
+// such as EMFILE are retried after 100 ms instead of ending the server.
+//
 // Threads: everything but the ExpertHost's runtime runs on the EventLoop's
 // thread; construct, use and destroy the server there.
 #pragma once

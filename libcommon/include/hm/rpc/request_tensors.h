@@ -13,11 +13,16 @@
 
 namespace hm::rpc {
 
-// Returns views into the request message (no copy): valid while the call is
-// pending, which the RPC system guarantees because calls are not
-// cancellable. Throws hm::Error naming `what` ("forward inputs: 70 tensors
-// exceeds the limit of 64") for anything the limits or the tensor format
-// refuse; malformed Cap'n Proto structure comes back as hm::Error too.
+// Returns copies that own their bytes, so they may outlive the request
+// message: the RPC system frees it when the client disconnects mid-call,
+// while the runtime may still hold the tensors. Throws hm::Error naming
+// `what`, the tensor and the flag for anything the limits or the tensor
+// format refuse ("forward inputs: 70 tensors exceed the limit of 64
+// (--max-tensors)", "forward inputs: tensor 0: 4294967296 elements exceed the
+// limit of 268435456 (--max-tensor-elements)"), checked before anything is
+// allocated; with limits.reject_nonfinite, also for a NaN or Inf
+// (hm/tensor/finite.h). Malformed Cap'n Proto structure comes back as
+// hm::Error too.
 std::vector<HostTensor> decode_request_tensors(capnp::List<wire::Tensor>::Reader list,
                                                const ServerLimits& limits,
                                                std::string_view what);
