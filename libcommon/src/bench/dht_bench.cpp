@@ -1,26 +1,26 @@
 #include "hm/bench/dht_bench.h"
 
 #include <algorithm>
-#include <set>
 #include <unordered_set>
 
 #include <kj/async.h>
 
 #include "hm/base/error.h"
-#include "hm/base/expert_uid.h"
 #include "hm/base/log.h"
 #include "hm/bench/progress.h"
 #include "hm/bench/stats.h"
 #include "hm/dht/swarm.h"
 #include "hm/io/event_loop.h"
 #include "hm/rpc/blocking.h"
+#include "hm/swarm/expert_records.h"
 
 namespace hm::bench {
 namespace {
 
-std::string random_server(std::mt19937_64& rng) {
+HostPort random_server(std::mt19937_64& rng) {
   std::uniform_int_distribution<int> octet(0, 255), port(1, 65535);
-  return fmt::format("{}.{}.{}.{}:{}", octet(rng), octet(rng), octet(rng), octet(rng), port(rng));
+  return {fmt::format("{}.{}.{}.{}", octet(rng), octet(rng), octet(rng), octet(rng)),
+          static_cast<uint16_t>(port(rng))};
 }
 
 // Runs the loop until `start(done)` calls done(value).
@@ -48,37 +48,6 @@ std::vector<std::string> random_expert_uids(size_t count, std::mt19937_64& rng) 
     if (seen.insert(uid).second) uids.push_back(std::move(uid));
   }
   return uids;
-}
-
-std::vector<dht::StoreEntry> expert_declarations(std::span<const std::string> uids,
-                                                 const std::string& server, double expiration) {
-  std::vector<dht::StoreEntry> entries;
-  std::set<std::pair<std::string, std::string>> subkeys;
-  auto add_subkey = [&](std::string key, std::string subkey, std::string value) {
-    if (!subkeys.emplace(key, subkey).second) return;
-    entries.push_back({std::move(key), std::move(subkey), std::move(value), expiration});
-  };
-  for (const auto& uid : uids) {
-    require(is_valid_uid(uid), "'{}' is not a valid expert uid (PREFIX.N[.N...])", uid);
-    entries.push_back({uid, std::nullopt, server, expiration});
-    const std::string record = uid + " " + server;
-    // Every dot but the first separates a prefix from the next coordinate.
-    const size_t first = uid.find('.');
-    std::vector<size_t> dots;
-    for (size_t i = first + 1; i < uid.size(); ++i) {
-      if (uid[i] == '.') dots.push_back(i);
-    }
-    if (dots.empty()) {
-      add_subkey(uid + ".", "-1", record);
-      continue;
-    }
-    // Prefix ending at dots[k] (inclusive) -> subkey = the coordinate after it.
-    for (size_t k = 0; k < dots.size(); ++k) {
-      const size_t stop = k + 1 < dots.size() ? dots[k + 1] : uid.size();
-      add_subkey(uid.substr(0, dots[k] + 1), uid.substr(dots[k] + 1, stop - dots[k] - 1), record);
-    }
-  }
-  return entries;
 }
 
 DhtBenchReport run_dht_bench(const DhtBenchRun& run) {
@@ -115,9 +84,10 @@ DhtBenchReport run_dht_bench(const DhtBenchRun& run) {
   std::vector<std::string> servers;
   for (size_t b = 0; b < batches; ++b) {
     const size_t first = b * run.batch, count = std::min(run.batch, uids.size() - first);
-    servers.push_back(random_server(rng));
-    auto entries = expert_declarations(std::span(uids).subspan(first, count), servers.back(),
-                                       dht::system_dht_time() + run.expiration);
+    const HostPort server = random_server(rng);
+    servers.push_back(server.to_string());
+    auto entries = swarm::declaration_entries(std::span(uids).subspan(first, count), server,
+                                              dht::system_dht_time() + run.expiration);
     const double start = monotonic_seconds();
     auto accepted = await<std::vector<bool>>(
         loop, run.timeout_s, "storing a batch", [&](auto done) {

@@ -1,6 +1,8 @@
 #include "hm/swarm/expert_records.h"
 
+#include <algorithm>
 #include <charconv>
+#include <set>
 
 #include "hm/base/error.h"
 #include "hm/base/expert_uid.h"
@@ -25,6 +27,13 @@ std::optional<int64_t> parse_coordinate(std::string_view text) {
 std::vector<dht::StoreEntry> declaration_entries(std::span<const std::string> uids,
                                                  const HostPort& server, double expiration) {
   std::vector<dht::StoreEntry> entries;
+  // Experts under one prefix share its upper levels ("ffn.1." subkey "2" for
+  // both ffn.1.2.3 and ffn.1.2.4): each (key, subkey) is stored once.
+  std::set<std::pair<std::string, std::string>> declared;
+  auto add_successor = [&](std::string key, std::string subkey, const std::string& successor) {
+    if (!declared.emplace(key, subkey).second) return;
+    entries.push_back({std::move(key), std::move(subkey), successor, expiration});
+  };
   const std::string address = server.to_string();
   for (const auto& uid : uids) {
     require(is_valid_uid(uid), "cannot declare '{}': not a valid expert uid", uid);
@@ -33,14 +42,13 @@ std::vector<dht::StoreEntry> declaration_entries(std::span<const std::string> ui
     // Every proper prefix ending in '.', from the longest: "ffn.1.2." then "ffn.1.".
     size_t dots = std::count(uid.begin(), uid.end(), '.');
     if (dots == 1) {
-      entries.push_back({uid + ".", std::string(kFlatSubkey), successor, expiration});
+      add_successor(uid + ".", std::string(kFlatSubkey), successor);
       continue;
     }
     size_t end = uid.size();
     for (size_t level = dots; level >= 2; --level) {
       size_t dot = uid.rfind('.', end - 1);
-      entries.push_back({uid.substr(0, dot + 1), uid.substr(dot + 1, end - dot - 1), successor,
-                         expiration});
+      add_successor(uid.substr(0, dot + 1), uid.substr(dot + 1, end - dot - 1), successor);
       end = dot;
     }
   }

@@ -37,6 +37,14 @@ TEST(ExpertRecords, LayoutMatchesHivemind) {
   for (const auto& e : entries) EXPECT_EQ(e.expiration, 100);
 }
 
+TEST(ExpertRecords, SharedPrefixEntriesAreDeclaredOnce) {
+  // ffn.1.2.3 and ffn.1.2.4 both sit under "ffn.1." subkey "2".
+  std::vector<std::string> siblings{"ffn.1.2.3", "ffn.1.2.4"};
+  auto entries = declaration_entries(siblings, {"10.0.0.1", 7000}, 100);
+  EXPECT_EQ(entries.size(), distinct_records(entries));
+  EXPECT_EQ(entries.size(), 5u);  // two uids, two "ffn.1.2." subkeys, one "ffn.1." subkey
+}
+
 TEST(ExpertRecords, RefusesInvalidUids) {
   std::vector<std::string> bad{"ffn.01"};
   EXPECT_THROW(declaration_entries(bad, {"h", 1}, 1), Error);

@@ -57,14 +57,6 @@ struct DhtBenchReport {
 // when more than 10^9 are asked for.
 std::vector<std::string> random_expert_uids(size_t count, std::mt19937_64& rng);
 
-// The DHT entries that declare `uids` at `server` (hivemind's layout, as
-// hm/swarm writes it): key uid -> server; for each proper prefix P. of a uid
-// P.c..., key "P." subkey "c" -> "uid server"; a one-dimensional uid "x.5"
-// adds key "x.5." subkey "-1". (key, subkey) pairs are unique; the first
-// declaration of a pair wins. Throws hm::Error for an invalid uid.
-std::vector<dht::StoreEntry> expert_declarations(std::span<const std::string> uids,
-                                                 const std::string& server, double expiration);
-
 DhtBenchReport run_dht_bench(const DhtBenchRun& run);
 
 }  // namespace hm::bench

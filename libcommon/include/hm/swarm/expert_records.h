@@ -29,7 +29,8 @@ struct ExpertLocation {
 };
 
 // Every DHT entry that declares `uids` at `server`, expiring at `expiration`
-// (absolute DHT time). Throws hm::Error for an invalid uid.
+// (absolute DHT time); a prefix entry shared by several uids appears once.
+// Throws hm::Error for an invalid uid.
 std::vector<dht::StoreEntry> declaration_entries(std::span<const std::string> uids,
                                                  const HostPort& server, double expiration);
 
