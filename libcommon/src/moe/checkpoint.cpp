@@ -93,10 +93,28 @@ int64_t read_int(torch::serialize::InputArchive& archive, const char* key) {
   return value.toInt();
 }
 
+// Runs `read` (reads from an archive), turning what torch throws into
+// CorruptCheckpoint "<path>: <what>: ...": c10::Error for a value of the wrong
+// type, and other std::exceptions (torch::jit::ObjectAttributeError) for a
+// missing key. hm's own errors pass through.
+template <typename Read>
+void read_archive(const std::string& path, std::string_view what, Read&& read) {
+  try {
+    read();
+  } catch (const Error&) {
+    throw;
+  } catch (const c10::Error& error) {
+    throw CorruptCheckpoint(
+        fmt::format("{}: {}: {}", path, what, error.what_without_backtrace()));
+  } catch (const std::exception& error) {
+    throw CorruptCheckpoint(fmt::format("{}: {}: {}", path, what, error.what()));
+  }
+}
+
 void parse(const std::string& path, Parsed& out, torch::Device device) {
   const std::string file = read_file(path);
   const auto payload = checked_payload(path, file);
-  try {
+  read_archive(path, "unreadable archive", [&] {
     out.archive.load_from(payload.data(), payload.size(), device);
     const int64_t format = read_int(out.archive, "hm_format");
     if (format != kFormat) {
@@ -110,10 +128,7 @@ void parse(const std::string& path, Parsed& out, torch::Device device) {
     header.hidden_dim = read_int(out.archive, "hidden_dim");
     header.steps = static_cast<uint64_t>(read_int(out.archive, "steps"));
     header.examples_processed = static_cast<uint64_t>(read_int(out.archive, "examples"));
-  } catch (const c10::Error& error) {
-    throw CorruptCheckpoint(
-        fmt::format("{}: unreadable archive: {}", path, error.what_without_backtrace()));
-  }
+  });
 }
 
 // "float32[8, 32]".
@@ -147,16 +162,13 @@ std::vector<torch::Tensor> read_named(const std::string& path, Parsed& parsed,
                                       const std::string& what, const Named& current) {
   std::vector<std::string> names;
   std::vector<torch::Tensor> tensors;
-  try {
+  read_archive(path, "unreadable " + what + "s", [&] {
     c10::IValue value;
     parsed.archive.read(what + "_names", value);
     for (const auto& name : value.toListRef()) names.push_back(name.toStringRef());
     parsed.archive.read(what + "s", value);
     for (const auto& tensor : value.toTensorList()) tensors.push_back(tensor);
-  } catch (const c10::Error& error) {
-    throw CorruptCheckpoint(
-        fmt::format("{}: unreadable {}s: {}", path, what, error.what_without_backtrace()));
-  }
+  });
   if (names.size() != tensors.size()) {
     throw CorruptCheckpoint(
         fmt::format("{}: {} {} names but {} tensors", path, names.size(), what, tensors.size()));
@@ -344,14 +356,11 @@ CheckpointHeader restore_checkpoint(ExpertBackend& backend, int64_t hidden_dim,
     // load() also restores the saved options (lr...); the configured ones win.
     std::vector<std::unique_ptr<torch::optim::OptimizerOptions>> configured;
     for (auto& group : optimizer->param_groups()) configured.push_back(group.options().clone());
-    try {
+    read_archive(path, "unreadable optimizer state", [&] {
       torch::serialize::InputArchive state;
       parsed.archive.read("optimizer_state", state);
       optimizer->load(state);
-    } catch (const c10::Error& error) {
-      throw CorruptCheckpoint(
-          fmt::format("{}: unreadable optimizer state: {}", path, error.what_without_backtrace()));
-    }
+    });
     for (size_t i = 0; i < configured.size(); ++i) {
       optimizer->param_groups()[i].set_options(std::move(configured[i]));
     }

@@ -1,0 +1,283 @@
+#!/usr/bin/python3
+# Writes the seed corpora in tests/fuzz/corpus/<target>/: small valid inputs
+# and edge cases for every fuzz target. Deterministic; rerun after a format
+# change and commit the result. Needs Debian's python3-numpy and python3-torch
+# (/usr/bin/python3) and capnp (capnproto). Regression inputs that a fuzzer
+# found are added to the corpus by hand (crash-<name> files) and are kept:
+# this script only rewrites the seed-* files.
+#   tests/fuzz/make_seeds.py
+import gzip
+import io
+import pathlib
+import struct
+import subprocess
+import sys
+
+import numpy as np
+import torch
+
+HERE = pathlib.Path(__file__).resolve().parent
+SCHEMAS = HERE.parent.parent / "schemas"
+CORPUS = HERE / "corpus"
+
+# The call params as the generated ForwardParams/BackwardParams lay them out
+# (method parameters get ordinals in order), for `capnp encode`.
+PARAMS_SCHEMA = """@0xc4b1a5f0e2d3c6b7;
+using T = import "tensor.capnp";
+struct ForwardParams { uid @0 :Text; inputs @1 :List(T.Tensor); }
+struct BackwardParams { uid @0 :Text; inputs @1 :List(T.Tensor); gradOutputs @2 :List(T.Tensor); }
+"""
+
+
+def capnp_encode(schema, type_name, text):
+    return subprocess.run(["capnp", "encode", "-I", str(SCHEMAS), str(schema), type_name],
+                          input=text.encode(), capture_output=True, check=True).stdout
+
+
+def npy(array, version=None):
+    out = io.BytesIO()
+    if version is None:
+        np.save(out, array, allow_pickle=False)
+    else:
+        np.lib.format.write_array(out, array, version=version, allow_pickle=False)
+    return out.getvalue()
+
+
+def npy_seeds():
+    f32 = np.arange(6, dtype="<f4").reshape(2, 3)
+    bf16 = np.zeros(3, dtype=[("bfloat16", "<u2")])
+    bf16["bfloat16"] = [0x3F80, 0x4000, 0xC040]
+    seeds = {
+        "f32_2x3": npy(f32),
+        "f32_fortran": npy(np.asfortranarray(f32)),
+        "f64_big_endian": npy(np.arange(4, dtype=">f8")),
+        "f16": npy(np.array([1.5, -2.0, np.inf], dtype="<f2")),
+        "bf16_record": npy(bf16),
+        "i64_scalar": npy(np.array(7, dtype="<i8")),
+        "i32_3d": npy(np.arange(8, dtype="<i4").reshape(2, 2, 2)),
+        "i16_be_fortran": npy(np.asfortranarray(np.arange(6, dtype=">i2").reshape(3, 2))),
+        "i8_empty": npy(np.zeros((0, 4), dtype="i1")),
+        "u8": npy(np.arange(5, dtype="u1")),
+        "bool": npy(np.array([True, False, True])),
+        "v2_header": npy(f32, version=(2, 0)),
+        "v3_header": npy(f32, version=(3, 0)),
+        "two_records": npy(f32) + npy(np.arange(3, dtype="<i8")),
+        "truncated_data": npy(f32)[:-5],
+        "bad_magic": b"\x93NUMPX" + npy(f32)[6:],
+        "u16_refused": npy(np.arange(3, dtype="<u2")),
+    }
+    return seeds
+
+
+def text_seeds():
+    dtypes = ["float32", "float16", "bfloat16", "float64", "int64", "int32", "int16", "int8",
+              "uint8", "bool"]
+    code = {name: bytes([i]) for i, name in enumerate(dtypes)}
+    return {
+        "f32_matrix": code["float32"] + b"1 2 3\n4 5 6\n",
+        "f32_two_blocks": code["float32"] + b"1.5 -2\n3e10 nan\n\ninf -inf\n",
+        "f32_tabs_crlf": code["float32"] + b"1\t2\r\n3\t4\r\n",
+        "f16_range": code["float16"] + b"65504 -65504 1e-8\n",
+        "bf16": code["bfloat16"] + b"1 2\n",
+        "f64": code["float64"] + b"0.1 1e308 -1e-308\n",
+        "i64_edges": code["int64"] + b"9223372036854775807 -9223372036854775808\n",
+        "i32_overflow": code["int32"] + b"2147483648\n",
+        "i16": code["int16"] + b"-32768 32767\n",
+        "i8_out_of_range": code["int8"] + b"300\n",
+        "u8_negative": code["uint8"] + b"-1\n",
+        "bool": code["bool"] + b"0 1\n1 0\n",
+        "ragged": code["float32"] + b"1 2\n3\n",
+        "not_a_number": code["float32"] + b"abc\n",
+        "only_blank_lines": code["float32"] + b"\n\n\n",
+    }
+
+
+def wire_tensor(dtype, shape, data, compression="none"):
+    text = f"(dtype = {dtype}, shape = {list(shape)}, compression = {compression}"
+    return text + (f", data = 0x\"{data.hex()}\")" if data else ")")  # capnp: no empty 0x""
+
+
+TENSORS = [
+    wire_tensor("float32", [2, 2], np.arange(4, dtype="<f4").tobytes()),
+    wire_tensor("float32", [3], np.arange(3, dtype="<f2").tobytes(), "float16"),
+    wire_tensor("int64", [], np.array([5], dtype="<i8").tobytes()),
+    wire_tensor("bool", [4], bytes([0, 1, 1, 0])),
+    wire_tensor("uint8", [0, 3], b""),
+    wire_tensor("bfloat16", [2], bytes([0x80, 0x3F, 0, 0x40])),
+    wire_tensor("float64", [1, 1], np.ones(1, dtype="<f8").tobytes()),
+    wire_tensor("int8", [2], bytes([1, 2, 3])),  # data longer than the shape says
+    wire_tensor("bool", [1], bytes([2])),  # not 0 or 1
+    wire_tensor("int32", [-1], b""),
+]
+
+
+def capnp_stream_seeds():
+    tensor_schema = SCHEMAS / "tensor.capnp"
+    messages = [capnp_encode(tensor_schema, "Tensor", t) for t in TENSORS]
+    seeds = {f"tensor_{i}": m for i, m in enumerate(messages)}
+    seeds["stream_of_three"] = b"".join(messages[:3])
+    seeds["truncated"] = messages[0][:-8]
+    seeds["huge_segment_table"] = struct.pack("<II", 0xFFFF, 0xFFFFFFF0) + bytes(8)
+    return seeds
+
+
+def request_seeds(tmp):
+    schema = tmp / "params.capnp"
+    schema.write_text(PARAMS_SCHEMA)
+    (tmp / "tensor.capnp").write_text((SCHEMAS / "tensor.capnp").read_text())
+    inputs = ", ".join(TENSORS[:4])
+    seeds = {
+        "forward": b"\x00" + capnp_encode(schema, "ForwardParams",
+                                          f"(uid = \"ffn.0.1\", inputs = [{TENSORS[0]}])"),
+        "forward_many": b"\x00" + capnp_encode(schema, "ForwardParams",
+                                               f"(uid = \"ffn.3\", inputs = [{inputs}])"),
+        "backward": b"\x01" + capnp_encode(
+            schema, "BackwardParams",
+            f"(uid = \"ffn.0.1\", inputs = [{TENSORS[0]}], gradOutputs = [{TENSORS[6]}])"),
+        "forward_bad_tensors": b"\x00" + capnp_encode(
+            schema, "ForwardParams", f"(uid = \"x.1\", inputs = [{', '.join(TENSORS[7:])}])"),
+        "forward_65_tensors": b"\x00" + capnp_encode(
+            schema, "ForwardParams",
+            "(uid = \"x.1\", inputs = [" + ", ".join([TENSORS[4]] * 65) + "])"),
+    }
+    return seeds
+
+
+def dht_seeds():
+    schema = SCHEMAS / "dht.capnp"
+    sender = ('requestId = 7, senderId = 0x"0102030405060708090a0b0c0d0e0f1011121314", '
+              'senderPort = 31337, dhtTime = 1700000000.5')
+    key = '0x"a1a2a3a4a5a6a7a8a9aaabacadaeafb0b1b2b3b4"'
+    peer = f'(id = {key}, ip = 0x"7f000001", port = 4000)'
+    peer6 = f'(id = {key}, ip = 0x"00000000000000000000000000000001", port = 4001)'
+    entry = '(subkey = 0x"01", value = 0x"0203", expiration = 1700000100)'
+    bodies = {
+        "ping_request": (0, "pingRequest = void"),
+        "ping_response": (0, f"pingResponse = (yourAddress = {peer})"),
+        "store_request": (0, "storeRequest = (items = ["
+                             f"(key = {key}, expiration = 1700000100, regular = 0x\"cafe\"), "
+                             f"(key = {key}, expiration = 1700000100, inCache = true, "
+                             f"subkey = {entry}), "
+                             f"(key = {key}, dictionary = [{entry}, {entry}])])"),
+        "store_response": (2, "storeResponse = (accepted = [true, false])"),
+        "find_request": (0, f"findRequest = (keys = [{key}, {key}])"),
+        "find_response": (3, f"findResponse = (peers = [{peer}, {peer6}], results = ["
+                             "(notFound = void, nearest = [0, 1]), "
+                             "(regular = 0x\"beef\", expiration = 1700000100, nearest = [1]), "
+                             f"(dictionary = [{entry}], expiration = 1700000100)])"),
+        "find_response_bad_peer_index": (1, f"findResponse = (peers = [{peer}], results = ["
+                                            "(omitted = void, nearest = [5])])"),
+        "short_sender_id": (0, 'requestId = 1, senderId = 0x"01", pingRequest = void'),
+    }
+    seeds = {}
+    for name, (expected, body) in bodies.items():
+        text = f"({body})" if body.startswith("requestId") else f"({sender}, {body})"
+        seeds[name] = bytes([expected]) + capnp_encode(schema, "DhtMessage", text)
+    seeds["truncated"] = seeds["ping_request"][:-8]
+    return seeds
+
+
+def idx(code, array):
+    header = bytes([0, 0, code, array.ndim]) + b"".join(struct.pack(">I", d)
+                                                         for d in array.shape)
+    return header + array.tobytes()
+
+
+def gz(data):
+    out = io.BytesIO()
+    with gzip.GzipFile(fileobj=out, mode="wb", mtime=0) as f:
+        f.write(data)
+    return out.getvalue()
+
+
+def idx_seeds():
+    images = idx(0x08, np.arange(2 * 3 * 3, dtype="u1").reshape(2, 3, 3))
+    return {
+        "u8_images": images,
+        "u8_labels": idx(0x08, np.array([1, 0, 9], dtype="u1")),
+        "i8": idx(0x09, np.array([-1, 2], dtype="i1")),
+        "i16": idx(0x0B, np.array([-300, 2], dtype=">i2")),
+        "i32": idx(0x0C, np.array([[1, 2], [3, 4]], dtype=">i4")),
+        "f32": idx(0x0D, np.array([1.5, -2.0], dtype=">f4")),
+        "f64": idx(0x0E, np.array([0.1], dtype=">f8")),
+        "gzipped": gz(images),
+        "gzip_truncated": gz(images)[:-6],
+        "trailing_data": images + b"\x00",
+        "huge_header": bytes([0, 0, 0x08, 3]) + struct.pack(">III", 60000, 60000, 60000),
+        "huge_header_gzipped": gz(bytes([0, 0, 0x0D, 2]) + struct.pack(">II", 1 << 20, 1 << 20)),
+        "zero_dims": bytes([0, 0, 0x08, 0]),
+        "bad_type": bytes([0, 0, 0x0A, 1, 0, 0, 0, 1, 7]),
+    }
+
+
+def archive(attributes):
+    """A torch::serialize::OutputArchive as torch::save writes it."""
+    module = torch._C.ScriptModule("__torch__.Archive", torch._C.CompilationUnit(), True)
+    for name, (kind, value) in attributes.items():
+        module._register_attribute(name, kind, value)
+    return module.save_to_buffer()
+
+
+def checkpoint_seeds():
+    int_t, str_t = torch._C.IntType.get(), torch._C.StringType.get()
+    names_t = torch._C.ListType(str_t)
+    tensors_t = torch._C.ListType(torch._C.TensorType.get())
+    good = {
+        "hm_format": (int_t, 1), "uid": (str_t, "ffn.0"), "expert_cls": (str_t, "ffn"),
+        "optimizer": (str_t, "none"), "hidden_dim": (int_t, 4), "steps": (int_t, 3),
+        "examples": (int_t, 12), "parameter_names": (names_t, ["w"]),
+        "buffer_names": (names_t, []),
+        "parameters": (tensors_t, [torch.arange(4, dtype=torch.float32)]),
+        "buffers": (tensors_t, []),
+    }
+    future = dict(good, hm_format=(int_t, 2))
+    wrong_type = dict(good, uid=(int_t, 5))
+    missing = {k: v for k, v in good.items() if k != "steps"}
+    payload = archive(good)
+    # First byte odd: the target frames the rest itself (size, checksum).
+    return {
+        "framed_good": b"\x01" + payload,
+        "framed_future_format": b"\x01" + archive(future),
+        "framed_uid_not_a_string": b"\x01" + archive(wrong_type),
+        "framed_missing_key": b"\x01" + archive(missing),
+        "framed_not_a_zip": b"\x01" + b"PK\x03\x04 not really",
+        "raw_bad_magic": b"\x00" + b"HMCKPT02" + bytes(16),
+        "raw_wrong_size": b"\x00" + b"HMCKPT01" + struct.pack("<QQ", 100, 0) + payload[:50],
+        "raw_bad_checksum": b"\x00" + b"HMCKPT01" + struct.pack("<QQ", len(payload), 1) + payload,
+    }
+
+
+def uid_seeds():
+    texts = ["ffn.3.14", "ffn.", "ffn.3.", "ffn.0", "ffn.01", "🤗.321", "a.b.1", ".1", "ffn",
+             "ffn.[0:4].[0:4]", "expert.[0:16]", "ffn.3.[0:8]", "ffn.[4:2]",
+             "ffn.[0:18446744073709551615].[0:2]", "ffn.9223372036854775808",
+             "ffn.[0:1].[0:1].[0:1].[0:1].[0:1]", "x.[00:1]", "x.[0:]", "x.[:4]", "x.[0:4"]
+    return {f"{i:02d}": t.encode() for i, t in enumerate(texts)}
+
+
+def write(target, seeds):
+    directory = CORPUS / target
+    directory.mkdir(parents=True, exist_ok=True)
+    for old in directory.glob("seed-*"):
+        old.unlink()
+    for name, data in seeds.items():
+        (directory / f"seed-{name}").write_bytes(data)
+    print(f"{target}: {len(seeds)} seeds")
+
+
+def main():
+    import tempfile
+    with tempfile.TemporaryDirectory() as tmp:
+        write("request_tensors", request_seeds(pathlib.Path(tmp)))
+    write("npy", npy_seeds())
+    write("text_tensor", text_seeds())
+    write("capnp_stream", capnp_stream_seeds())
+    write("dht_datagram", dht_seeds())
+    write("idx", idx_seeds())
+    write("checkpoint", checkpoint_seeds())
+    write("expert_uid", uid_seeds())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
