@@ -110,6 +110,10 @@ std::vector<std::unique_ptr<ExpertModule>> make_experts(const ExpertArch& arch,
   validate(arch);
   std::vector<std::unique_ptr<ExpertModule>> modules(uids.size());
   if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());
+  // TorchScript files load one at a time: ThreadSanitizer reports concurrent
+  // torch::jit::load calls racing inside LibTorch (not instrumented, so we
+  // cannot tell a real race from invisible locking); a load is fast anyway.
+  if (arch.expert_cls == kModule) threads = 1;
   threads = static_cast<unsigned>(std::min<size_t>(threads, uids.size()));
   std::atomic<size_t> next{0};
   std::mutex failure_mutex;
