@@ -58,3 +58,15 @@ printf '1 2 3 4 5 6 7 8\n' | call ffn.1.1 forward --format text > "$WORK/y.txt"
 
 stop_server "$SERVER_PID"
 expect_error 1 "cannot connect" call ffn.0.0 info
+
+# --busy-idle: serves while it holds the PM QoS request (root), or refuses
+# to start with the reason.
+if [ -w /dev/cpu_dma_latency ]; then
+  start_server busy --num-experts 1 --hidden-dim 8 --busy-idle
+  "$HM_BIN/hm-call" --server "$SERVER_ADDR" --timeout 20 list | grep -q . ||
+    fail "hm-serve --busy-idle does not answer"
+  stop_server "$SERVER_PID"
+else
+  expect_error 1 "busy-idle: cannot open /dev/cpu_dma_latency" \
+    "$HM_BIN/hm-serve" --num-experts 1 --hidden-dim 8 --busy-idle
+fi

@@ -11,7 +11,6 @@
 #include <memory>
 
 #include "hm/base/allocator.h"
-#include "hm/bench/busy_idle.h"
 #include "hm/bench/chain.h"
 #include "hm/bench/client_process.h"
 #include "hm/bench/dht_bench.h"
@@ -19,6 +18,7 @@
 #include "hm/bench/presets.h"
 #include "hm/bench/throughput.h"
 #include "hm/cli/app.h"
+#include "hm/io/busy_idle.h"
 #include "report.h"
 
 namespace {
@@ -225,8 +225,8 @@ int main(int argc, char** argv) {
   return hm::cli::run(app, argc, argv, common, [&]() -> int {
     auto* cmd = app.get_subcommands().front();
     const std::string name = cmd->get_name();
-    std::unique_ptr<hm::bench::BusyIdle> busy_idle;
-    if (out.busy_idle) busy_idle = std::make_unique<hm::bench::BusyIdle>();
+    std::unique_ptr<hm::io::BusyIdle> busy_idle;
+    if (out.busy_idle) busy_idle = std::make_unique<hm::io::BusyIdle>();
     if (name == "throughput") return run_throughput(throughput, out);
     if (name == "latency") {
       latency.progress = !out.no_progress;

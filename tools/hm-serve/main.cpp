@@ -5,12 +5,14 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <optional>
 
 #include "hm/base/address.h"
 #include "hm/base/allocator.h"
 #include "hm/base/expert_uid.h"
 #include "hm/cli/app.h"
 #include "hm/cli/limit_flags.h"
+#include "hm/io/busy_idle.h"
 #include "hm/io/event_loop.h"
 #include "hm/moe/expert_server_host.h"
 #include "hm/rpc/blocking.h"
@@ -39,6 +41,7 @@ struct Flags {
   double clip_grad_norm = 0;
   uint64_t seed = 0;
   double stats_every = 0;
+  bool busy_idle = false;
   hm::cli::ServerLimitFlags limits;
   hm::cli::DhtLimitFlags dht_limits;
   std::vector<std::string> dht_peers;
@@ -153,6 +156,8 @@ int serve(const Flags& flags) {
                                      flags.min_batch_size, flags.max_batch_size));
   }
   auto config = make_config(flags, choose_uids(flags));
+  std::optional<hm::io::BusyIdle> busy_idle;
+  if (flags.busy_idle) busy_idle.emplace();
 
   hm::io::EventLoop loop;
   auto signal = loop.termination_signal();  // from here on, SIGTERM is graceful
@@ -252,6 +257,9 @@ int main(int argc, char** argv) {
   app.add_option("--stats-every", flags.stats_every,
                  "Log batches/s, samples/s and mean batch size per pool every SECONDS (0 = off)")
       ->capture_default_str();
+  app.add_flag("--busy-idle", flags.busy_idle,
+               "Keep idle CPUs polling while serving (/dev/cpu_dma_latency; root): lower "
+               "latency on machines whose idle CPUs halt, at the cost of busy CPUs");
   hm::cli::add_server_limit_flags(app, flags.limits);
   app.add_option("--dht", flags.dht_peers,
                  "Join the DHT through these peers (HOST:PORT...) and declare every expert "

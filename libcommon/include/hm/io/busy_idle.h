@@ -14,7 +14,7 @@
 // when the object is destroyed.
 #pragma once
 
-namespace hm::bench {
+namespace hm::io {
 
 class BusyIdle {
  public:
@@ -29,4 +29,4 @@ class BusyIdle {
   int fd_ = -1;
 };
 
-}  // namespace hm::bench
+}  // namespace hm::io

@@ -1,4 +1,4 @@
-#include "hm/bench/busy_idle.h"
+#include "hm/io/busy_idle.h"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -9,7 +9,7 @@
 
 #include "hm/base/error.h"
 
-namespace hm::bench {
+namespace hm::io {
 namespace {
 constexpr const char* kDevice = "/dev/cpu_dma_latency";
 }  // namespace
@@ -32,4 +32,4 @@ BusyIdle::~BusyIdle() {
   if (fd_ >= 0) ::close(fd_);
 }
 
-}  // namespace hm::bench
+}  // namespace hm::io
