@@ -2,6 +2,7 @@
 
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <filesystem>
@@ -19,6 +20,15 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 constexpr int kMaxFailuresInARow = 50;
+
+// After a failed step a trainer waits 50 ms, doubling with each failure in a
+// row up to 2 s, so that a swarm restarting a server (calls refused at once
+// for a few seconds) is ridden out, while a dead swarm still ends training
+// after kMaxFailuresInARow failures (about 90 s).
+std::chrono::milliseconds backoff_after(int64_t failures_in_a_row) {
+  const int64_t doublings = std::min<int64_t>(failures_in_a_row - 1, 6);
+  return std::min(std::chrono::milliseconds(50 << doublings), std::chrono::milliseconds(2000));
+}
 
 // Linear(784, d) -> blocks -> Linear(d, 10).
 struct ClassifierImpl : torch::nn::Module {
@@ -130,6 +140,10 @@ struct Trainer::Impl {
           std::lock_guard lock(mutex);
           fatal = fmt::format("{} steps in a row failed; last: {}", kMaxFailuresInARow, e.what());
           stop = true;
+        }
+        const auto until = Clock::now() + backoff_after(failures_in_a_row);
+        while (!stop && Clock::now() < until) {
+          std::this_thread::sleep_for(std::chrono::milliseconds(10));
         }
       }
     }
