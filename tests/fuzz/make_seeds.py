@@ -247,6 +247,27 @@ def checkpoint_seeds():
     }
 
 
+def torch_archive_seeds():
+    """Archives as LibTorch writes them: the checkpoint's, and a scripted
+    module's (constants, more code, several storages)."""
+    good = checkpoint_seeds()["framed_good"][1:]
+
+    class Block(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.linear = torch.nn.Linear(3, 2)
+            self.register_buffer("scale", torch.tensor([0.5, 2.0], dtype=torch.float64))
+
+        def forward(self, x):
+            return self.linear(x) * self.scale.float() + torch.tensor([1.0])
+
+    torch.manual_seed(0)
+    out = io.BytesIO()
+    torch.jit.save(torch.jit.script(Block()), out)
+    module = out.getvalue()
+    return {"checkpoint": good, "scripted_module": module, "truncated": module[:-30]}
+
+
 def uid_seeds():
     texts = ["ffn.3.14", "ffn.", "ffn.3.", "ffn.0", "ffn.01", "🤗.321", "a.b.1", ".1", "ffn",
              "ffn.[0:4].[0:4]", "expert.[0:16]", "ffn.3.[0:8]", "ffn.[4:2]",
@@ -275,6 +296,7 @@ def main():
     write("dht_datagram", dht_seeds())
     write("idx", idx_seeds())
     write("checkpoint", checkpoint_seeds())
+    write("torch_archive", torch_archive_seeds())
     write("expert_uid", uid_seeds())
     return 0
 

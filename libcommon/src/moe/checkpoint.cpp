@@ -12,6 +12,7 @@
 #include <unordered_map>
 
 #include "hm/base/log.h"
+#include "hm/data/torch_archive.h"
 #include "hm/moe/expert_backend.h"
 #include "hm/torch/torch_bridge.h"
 
@@ -114,6 +115,12 @@ void read_archive(const std::string& path, std::string_view what, Read&& read) {
 void parse(const std::string& path, Parsed& out, torch::Device device) {
   const std::string file = read_file(path);
   const auto payload = checked_payload(path, file);
+  // LibTorch believes the sizes an archive declares: bound them first.
+  try {
+    data::check_torch_archive(std::as_bytes(std::span(payload.data(), payload.size())));
+  } catch (const Error& error) {
+    throw CorruptCheckpoint(fmt::format("{}: unreadable archive: {}", path, error.what()));
+  }
   read_archive(path, "unreadable archive", [&] {
     out.archive.load_from(payload.data(), payload.size(), device);
     const int64_t format = read_int(out.archive, "hm_format");
@@ -140,6 +147,31 @@ std::string describe_tensor(const torch::Tensor& tensor) {
     dtype = c10::toString(tensor.scalar_type());
   }
   return dtype + shape_string(std::span(tensor.sizes().data(), tensor.sizes().size()));
+}
+
+// LibTorch 1.13 gives a loaded tensor the sizes, strides and offset its
+// archive says, unchecked against the storage under it (whose size
+// check_torch_archive bounds by its record): a tensor that reaches past its
+// storage is corrupt, not something to read.
+void require_inside_storage(const std::string& path, const std::string& what,
+                            const torch::Tensor& tensor) {
+  if (!tensor.defined() || tensor.numel() == 0) return;
+  int64_t last = tensor.storage_offset();  // the highest element index it reaches
+  bool ok = last >= 0;
+  for (int64_t dim = 0; ok && dim < tensor.dim(); ++dim) {
+    int64_t reach = 0;
+    ok = tensor.stride(dim) >= 0 &&
+         !__builtin_mul_overflow(tensor.size(dim) - 1, tensor.stride(dim), &reach) &&
+         !__builtin_add_overflow(last, reach, &last);
+  }
+  int64_t bytes = 0;
+  ok = ok && !__builtin_add_overflow(last, 1, &last) &&
+       !__builtin_mul_overflow(last, static_cast<int64_t>(tensor.element_size()), &bytes) &&
+       static_cast<uint64_t>(bytes) <= tensor.storage().nbytes();
+  if (!ok) {
+    throw CorruptCheckpoint(fmt::format("{}: {} {} reaches past its {}-byte storage", path, what,
+                                        describe_tensor(tensor), tensor.storage().nbytes()));
+  }
 }
 
 using Named = std::vector<std::pair<std::string, torch::Tensor>>;
@@ -182,6 +214,7 @@ std::vector<torch::Tensor> read_named(const std::string& path, Parsed& parsed,
     require(tensors[i].sizes() == tensor.sizes() && tensors[i].dtype() == tensor.dtype(),
             "{}: {} {} is {} in the checkpoint, {} here", path, what, name,
             describe_tensor(tensors[i]), describe_tensor(tensor));
+    require_inside_storage(path, what + " " + name, tensors[i]);
   }
   return tensors;
 }
@@ -259,6 +292,33 @@ std::unique_ptr<torch::optim::Optimizer> copy_optimizer(
     }
   }
   return copy;
+}
+
+// The tensors of a loaded optimizer state: each must have its parameter's
+// shape and dtype (LibTorch's load checks neither, and a step would fail on
+// every batch or read past a storage).
+void check_optimizer_state(const std::string& path, torch::optim::Optimizer& optimizer) {
+  for (const auto& group : optimizer.param_groups()) {
+    for (const auto& parameter : group.params()) {
+      auto found = optimizer.state().find(state_key(parameter));
+      if (found == optimizer.state().end()) continue;
+      std::vector<torch::Tensor> tensors;
+      if (const auto* adam = dynamic_cast<const torch::optim::AdamParamState*>(found->second.get())) {
+        tensors = {adam->exp_avg(), adam->exp_avg_sq(), adam->max_exp_avg_sq()};
+      } else if (const auto* sgd =
+                     dynamic_cast<const torch::optim::SGDParamState*>(found->second.get())) {
+        tensors = {sgd->momentum_buffer()};
+      }
+      for (const auto& tensor : tensors) {
+        if (!tensor.defined()) continue;
+        if (tensor.sizes() != parameter.sizes() || tensor.dtype() != parameter.dtype()) {
+          throw CorruptCheckpoint(fmt::format("{}: optimizer state {} for a parameter {}", path,
+                                              describe_tensor(tensor), describe_tensor(parameter)));
+        }
+        require_inside_storage(path, "optimizer state", tensor);
+      }
+    }
+  }
 }
 
 }  // namespace
@@ -361,6 +421,7 @@ CheckpointHeader restore_checkpoint(ExpertBackend& backend, int64_t hidden_dim,
       parsed.archive.read("optimizer_state", state);
       optimizer->load(state);
     });
+    check_optimizer_state(path, *optimizer);
     for (size_t i = 0; i < configured.size(); ++i) {
       optimizer->param_groups()[i].set_options(std::move(configured[i]));
     }

@@ -280,6 +280,72 @@ TEST(Checkpoint, DetectsTruncationCorruptionAndStrangers) {
             dir.file("missing.pt") + ": cannot open: No such file or directory");
 }
 
+// A checkpoint file around `payload` (magic, size, checksum), as a save
+// writes one: what a hostile file that passes the framing looks like.
+std::string framed(const std::string& payload) {
+  std::string file = "HMCKPT01";
+  const uint64_t header[2] = {payload.size(),
+                              checksum64(std::as_bytes(std::span(payload.data(), payload.size())))};
+  for (uint64_t value : header) {
+    for (int i = 0; i < 8; ++i) file.push_back(static_cast<char>((value >> (8 * i)) & 0xff));
+  }
+  return file + payload;
+}
+
+// LibTorch 1.13 would zero-fill the 4 GiB this string declares before
+// finding it missing; the archive check refuses it first.
+TEST(Checkpoint, AStringLongerThanItsArchiveIsCorrupt) {
+  test::TempDir dir;
+  auto backend = make_backend("ffn.0.1", 1);
+  auto payload = serialize_checkpoint(*backend, kHidden).substr(24);
+  const std::string length_and_key("\x09\x00\x00\x00hm_format", 13);
+  const size_t at = payload.find(length_and_key);
+  ASSERT_NE(at, std::string::npos);
+  payload.replace(at, 4, "\xf0\xff\xff\xff");
+  const auto path = dir.file("ffn.0.1.pt");
+  write_bytes(path, framed(payload));
+  const auto error = corrupt_error_of([&] { read_checkpoint_header(path); });
+  EXPECT_NE(error.find(path + ": unreadable archive: pickle archive/data.pkl, offset "),
+            std::string::npos)
+      << error;
+  EXPECT_NE(error.find(": string of 4294967280 bytes, "),
+            std::string::npos)
+      << error;
+}
+
+// LibTorch gives a loaded tensor the sizes and strides its archive says,
+// whatever its storage holds: such a parameter is corrupt, not read.
+TEST(Checkpoint, ATensorReachingPastItsStorageIsCorrupt) {
+  test::TempDir dir;
+  auto backend = make_backend("ffn.0.1", 1);
+  auto weight = backend->module().named_parameters()[0];
+  auto* impl = weight.second.unsafeGetTensorImpl();
+  impl->set_sizes_and_strides(weight.second.sizes(), {weight.second.stride(0) * 2, 1});
+  const auto path = save(*backend, dir);
+  auto target = make_backend("ffn.0.1", 2);
+  const auto error = corrupt_error_of([&] { restore_checkpoint(*target, kHidden, path); });
+  EXPECT_NE(error.find(fmt::format("{}: parameter {} float32", path, weight.first)),
+            std::string::npos)
+      << error;
+  EXPECT_NE(error.find("reaches past its"), std::string::npos) << error;
+}
+
+// LibTorch's optimizer load takes state of any shape; a step would then fail
+// on every batch.
+TEST(Checkpoint, OptimizerStateOfAnotherShapeIsCorrupt) {
+  test::TempDir dir;
+  auto backend = make_backend("ffn.0.1", 1);
+  train(*backend, 1);
+  const auto weight = backend->module().parameters()[0];
+  auto& state = const_cast<torch::optim::AdamParamState&>(adam_state(*backend->optimizer(), weight));
+  state.exp_avg(torch::zeros({3}));
+  const auto path = save(*backend, dir);
+  auto target = make_backend("ffn.0.1", 2);
+  EXPECT_NE(corrupt_error_of([&] { restore_checkpoint(*target, kHidden, path); })
+                .find(": optimizer state float32[3] for a parameter float32["),
+            std::string::npos);
+}
+
 // A save cut short leaves only a temp file: the good checkpoint stays, and
 // the next listing removes the leftover.
 TEST(Checkpoint, AnInterruptedSaveNeverReplacesAGoodOne) {
