@@ -234,8 +234,21 @@ def checkpoint_seeds():
     wrong_type = dict(good, uid=(int_t, 5))
     missing = {k: v for k, v in good.items() if k != "steps"}
     payload = archive(good)
+    # What LibTorch 1.13 alone would take 4 GiB (a string's declared length)
+    # or 64 GiB (a memo id) to refuse: hm's archive check refuses both first.
+    key = struct.pack("<I", 9) + b"hm_format"
+    assert key in payload
+    huge_string = payload.replace(key, struct.pack("<I", 0xFFFFFFF0) + b"hm_format", 1)
+    memo = b"X" + key + b"q"  # BINUNICODE "hm_format", BINPUT <id>: 16 bytes
+    assert memo in payload
+    at = payload.index(memo)
+    # The same 16 bytes as BINUNICODE "hm_for", LONG_BINPUT 2^32-1.
+    huge_memo = (payload[:at] + b"X" + struct.pack("<I", 6) + b"hm_for" + b"r\xff\xff\xff\xff" +
+                 payload[at + 16:])
     # First byte odd: the target frames the rest itself (size, checksum).
     return {
+        "framed_string_of_4gib": b"\x01" + huge_string,
+        "framed_memo_id_4g": b"\x01" + huge_memo,
         "framed_good": b"\x01" + payload,
         "framed_future_format": b"\x01" + archive(future),
         "framed_uid_not_a_string": b"\x01" + archive(wrong_type),
@@ -250,7 +263,8 @@ def checkpoint_seeds():
 def torch_archive_seeds():
     """Archives as LibTorch writes them: the checkpoint's, and a scripted
     module's (constants, more code, several storages)."""
-    good = checkpoint_seeds()["framed_good"][1:]
+    checkpoints = checkpoint_seeds()
+    good = checkpoints["framed_good"][1:]
 
     class Block(torch.nn.Module):
         def __init__(self):
@@ -265,7 +279,9 @@ def torch_archive_seeds():
     out = io.BytesIO()
     torch.jit.save(torch.jit.script(Block()), out)
     module = out.getvalue()
-    return {"checkpoint": good, "scripted_module": module, "truncated": module[:-30]}
+    return {"checkpoint": good, "scripted_module": module, "truncated": module[:-30],
+            "string_of_4gib": checkpoints["framed_string_of_4gib"][1:],
+            "memo_id_4g": checkpoints["framed_memo_id_4g"][1:]}
 
 
 def uid_seeds():

@@ -58,16 +58,9 @@ for target in "${targets[@]}"; do
   mkdir -p "$corpus" "$artifacts"
   cp "$here/corpus/$target"/* "$corpus"/
   echo "== $target: fuzzing for ${seconds}s (log $log)"
-  # The checkpoint target gets 6 GiB and 30 s per input: LibTorch's unpickler
-  # (1.13, Unpickler::readBytes) zero-fills the length a string opcode
-  # declares before reading it, up to 4 GiB for a 32-bit length, so a
-  # crafted archive (one that also passes hm's checksum) costs that much
-  # memory and a few seconds before it is refused as corrupt. Known and
-  # open (issue 7): bounded, and reachable only from a file in the server's
-  # own checkpoint directory; the fix is to check the archive's pickle
-  # before LibTorch reads it.
+  # 2 GiB and 10 s per input for every target: a checkpoint is checked
+  # (hm/data/torch_archive.h) before LibTorch could reserve what it declares.
   rss_limit_mb=2048 timeout_s=10
-  if [[ $target == checkpoint ]]; then rss_limit_mb=6144 timeout_s=30; fi
   # Value profiling: comparisons guide the search (all a gcc build has).
   "$(binary_of "$target")" -max_total_time="$seconds" -rss_limit_mb="$rss_limit_mb" -timeout="$timeout_s" \
     -use_value_profile=1 -print_final_stats=1 -artifact_prefix="$artifacts/" "$corpus" \
