@@ -13,7 +13,7 @@
 namespace {
 
 std::string framed(const uint8_t* payload, size_t size) {
-  std::string file("HMCKPT01");
+  std::string file("HMCKPT02");
   const uint64_t header[2] = {
       size, hm::moe::checksum64(std::as_bytes(std::span(payload, size)))};
   for (uint64_t value : header) {

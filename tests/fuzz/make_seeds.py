@@ -6,6 +6,7 @@
 # found are added to the corpus by hand (crash-<name> files) and are kept:
 # this script only rewrites the seed-* files.
 #   tests/fuzz/make_seeds.py
+import collections
 import gzip
 import io
 import pathlib
@@ -210,53 +211,58 @@ def idx_seeds():
     }
 
 
-def archive(attributes):
-    """A torch::serialize::OutputArchive as torch::save writes it."""
-    module = torch._C.ScriptModule("__torch__.Archive", torch._C.CompilationUnit(), True)
-    for name, (kind, value) in attributes.items():
-        module._register_attribute(name, kind, value)
-    return module.save_to_buffer()
+def pickled(value):
+    """What torch::pickle_save writes for `value` (torch.save's zip format)."""
+    out = io.BytesIO()
+    torch.save(value, out)
+    return out.getvalue()
+
+
+def checkpoint_fields(**changes):
+    """A checkpoint's payload tuple (libcommon/src/moe/checkpoint.cpp): an
+    Adam-trained expert with one parameter and one buffer."""
+    w = torch.arange(4, dtype=torch.float32)
+    fields = {
+        "tag": "hm checkpoint", "format": 2, "uid": "ffn.0", "expert_cls": "ffn",
+        "optimizer": "adam", "hidden_dim": 4, "steps": 3, "examples": 12,
+        "parameter_names": ("w",), "parameters": (w,),
+        "buffer_names": ("b",), "buffers": (torch.ones(2, dtype=torch.float64),),
+        "optimizer_states": (("adam", 3, w * 0.5, w * w, None),),
+    }
+    fields.update(changes)
+    return tuple(fields.values())
 
 
 def checkpoint_seeds():
-    int_t, str_t = torch._C.IntType.get(), torch._C.StringType.get()
-    names_t = torch._C.ListType(str_t)
-    tensors_t = torch._C.ListType(torch._C.TensorType.get())
-    good = {
-        "hm_format": (int_t, 1), "uid": (str_t, "ffn.0"), "expert_cls": (str_t, "ffn"),
-        "optimizer": (str_t, "none"), "hidden_dim": (int_t, 4), "steps": (int_t, 3),
-        "examples": (int_t, 12), "parameter_names": (names_t, ["w"]),
-        "buffer_names": (names_t, []),
-        "parameters": (tensors_t, [torch.arange(4, dtype=torch.float32)]),
-        "buffers": (tensors_t, []),
-    }
-    future = dict(good, hm_format=(int_t, 2))
-    wrong_type = dict(good, uid=(int_t, 5))
-    missing = {k: v for k, v in good.items() if k != "steps"}
-    payload = archive(good)
+    payload = pickled(checkpoint_fields())
     # What LibTorch 1.13 alone would take 4 GiB (a string's declared length)
     # or 64 GiB (a memo id) to refuse: hm's archive check refuses both first.
-    key = struct.pack("<I", 9) + b"hm_format"
+    key = struct.pack("<I", 13) + b"hm checkpoint"
     assert key in payload
-    huge_string = payload.replace(key, struct.pack("<I", 0xFFFFFFF0) + b"hm_format", 1)
-    memo = b"X" + key + b"q"  # BINUNICODE "hm_format", BINPUT <id>: 16 bytes
+    huge_string = payload.replace(key, struct.pack("<I", 0xFFFFFFF0) + b"hm checkpoint", 1)
+    memo = b"X" + key + b"q"  # BINUNICODE "hm checkpoint", BINPUT <id>: 20 bytes
     assert memo in payload
     at = payload.index(memo)
-    # The same 16 bytes as BINUNICODE "hm_for", LONG_BINPUT 2^32-1.
-    huge_memo = (payload[:at] + b"X" + struct.pack("<I", 6) + b"hm_for" + b"r\xff\xff\xff\xff" +
-                 payload[at + 16:])
+    # The same 20 bytes as BINUNICODE "hm checkp", LONG_BINPUT 2^32-1.
+    huge_memo = (payload[:at] + b"X" + struct.pack("<I", 10) + b"hm checkpo" +
+                 b"r\xff\xff\xff\xff" + payload[at + 20:])
     # First byte odd: the target frames the rest itself (size, checksum).
     return {
         "framed_string_of_4gib": b"\x01" + huge_string,
         "framed_memo_id_4g": b"\x01" + huge_memo,
         "framed_good": b"\x01" + payload,
-        "framed_future_format": b"\x01" + archive(future),
-        "framed_uid_not_a_string": b"\x01" + archive(wrong_type),
-        "framed_missing_key": b"\x01" + archive(missing),
+        "framed_sgd": b"\x01" + pickled(checkpoint_fields(
+            optimizer="sgd", optimizer_states=(("sgd", torch.zeros(4)),))),
+        "framed_future_format": b"\x01" + pickled(checkpoint_fields(format=3)),
+        "framed_uid_not_a_string": b"\x01" + pickled(checkpoint_fields(uid=5)),
+        "framed_state_of_another_shape": b"\x01" + pickled(checkpoint_fields(
+            optimizer_states=(("adam", 3, torch.zeros(3), torch.zeros(4), None),))),
+        "framed_a_class": b"\x01" + pickled(collections.OrderedDict(a=1)),
         "framed_not_a_zip": b"\x01" + b"PK\x03\x04 not really",
-        "raw_bad_magic": b"\x00" + b"HMCKPT02" + bytes(16),
-        "raw_wrong_size": b"\x00" + b"HMCKPT01" + struct.pack("<QQ", 100, 0) + payload[:50],
-        "raw_bad_checksum": b"\x00" + b"HMCKPT01" + struct.pack("<QQ", len(payload), 1) + payload,
+        "raw_bad_magic": b"\x00" + b"HMCKPT03" + bytes(16),
+        "raw_format_1": b"\x00" + b"HMCKPT01" + bytes(16),
+        "raw_wrong_size": b"\x00" + b"HMCKPT02" + struct.pack("<QQ", 100, 0) + payload[:50],
+        "raw_bad_checksum": b"\x00" + b"HMCKPT02" + struct.pack("<QQ", len(payload), 1) + payload,
     }
 
 

@@ -75,8 +75,8 @@ class PickleCheck {
   // `storages`: the records of the archive by lower-cased name; storage
   // references resolve to "<dir>/<stem>/<key>" for a pickle "<dir>/<stem>.pkl".
   PickleCheck(std::string_view name, std::span<const std::byte> bytes,
-              const std::unordered_map<std::string, uint64_t>& sizes)
-      : name_(name), bytes_(bytes), sizes_(sizes) {
+              const std::unordered_map<std::string, uint64_t>& sizes, PickleGlobals globals)
+      : name_(name), bytes_(bytes), sizes_(sizes), globals_(globals) {
     storage_prefix_ = ascii_lower(name.substr(0, name.rfind('.'))) + "/";
   }
 
@@ -207,6 +207,11 @@ class PickleCheck {
       for (size_t type = 0; type < std::size(kStorageNames); ++type) {
         if (name == kStorageNames[type]) return push(make_int(static_cast<int64_t>(type)));
       }
+    }
+    const bool tensor_global = (module == "torch._utils" && name == "_rebuild_tensor_v2") ||
+                               (module == "collections" && name == "OrderedDict");
+    if (globals_ == PickleGlobals::kTensorsOnly && !tensor_global) {
+      bad(fmt::format("global {}.{}, where only tensors may be", module, name));
     }
     push(scalar());
   }
@@ -356,6 +361,7 @@ class PickleCheck {
   std::string_view name_;
   std::span<const std::byte> bytes_;
   const std::unordered_map<std::string, uint64_t>& sizes_;
+  const PickleGlobals globals_;
   std::string storage_prefix_;
   size_t at_ = 0;
   size_t opcode_at_ = 0;
@@ -393,7 +399,7 @@ bool is_pickle(std::string_view lower_name) {
 
 }  // namespace
 
-void check_torch_archive(std::span<const std::byte> archive) {
+void check_torch_archive(std::span<const std::byte> archive, PickleGlobals globals) {
   const auto records = zip_records(archive);
   std::unordered_map<std::string, uint64_t> sizes;
   for (const auto& record : records) {
@@ -406,10 +412,11 @@ void check_torch_archive(std::span<const std::byte> archive) {
     if (!is_pickle(ascii_lower(record.name))) continue;
     if (record.deflated) {
       const std::string inflated = inflate_record(record);
-      PickleCheck(record.name, std::as_bytes(std::span(inflated.data(), inflated.size())), sizes)
+      PickleCheck(record.name, std::as_bytes(std::span(inflated.data(), inflated.size())), sizes,
+                  globals)
           .run();
     } else {
-      PickleCheck(record.name, record.data, sizes).run();
+      PickleCheck(record.name, record.data, sizes, globals).run();
     }
   }
 }

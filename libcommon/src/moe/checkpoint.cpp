@@ -1,39 +1,58 @@
 #include "hm/moe/checkpoint.h"
 
-#include <torch/optim/adam.h>
-#include <torch/optim/optimizer.h>
-#include <torch/optim/sgd.h>
-#include <torch/serialize/input-archive.h>
-#include <torch/serialize/output-archive.h>
+#include <torch/csrc/jit/serialization/pickle.h>
 
 #include <cerrno>
 #include <cstring>
 #include <fstream>
-#include <unordered_map>
 
 #include "hm/base/log.h"
 #include "hm/data/torch_archive.h"
 #include "hm/moe/expert_backend.h"
-#include "hm/torch/torch_bridge.h"
+#include "optimizer_state.h"
 
 namespace hm::moe {
+
+using Named = std::vector<std::pair<std::string, torch::Tensor>>;
+using OptimizerStates = std::vector<std::unique_ptr<torch::optim::OptimizerParamState>>;
 
 // Tensors by reference (a view of a live backend, for where no batch runs)
 // or copies (take_snapshot), plus what the header says.
 struct CheckpointSnapshot {
   CheckpointHeader header;
-  std::vector<std::pair<std::string, torch::Tensor>> parameters;
-  std::vector<std::pair<std::string, torch::Tensor>> buffers;
-  torch::optim::Optimizer* optimizer = nullptr;  // live, or owned_optimizer
-  std::unique_ptr<torch::optim::Optimizer> owned_optimizer;
-  std::optional<std::string> bytes;  // already serialized (an optimizer not copied)
+  Named parameters;
+  Named buffers;
+  std::vector<c10::IValue> optimizer_states;  // one per parameter (optimizer_state.h)
 };
 
 namespace {
 
-constexpr std::string_view kMagic = "HMCKPT01";
+using c10::IValue;
+using c10::ivalue::Tuple;
+
+constexpr std::string_view kMagic = "HMCKPT02";
+constexpr std::string_view kOldMagic = "HMCKPT01";
 constexpr size_t kFrameBytes = 24;  // magic, payload size, payload checksum
-constexpr int64_t kFormat = 1;
+constexpr std::string_view kTag = "hm checkpoint";
+constexpr int64_t kFormat = 2;
+
+// Where each field sits in the payload's tuple.
+enum Field : size_t {
+  kTagAt,
+  kFormatAt,
+  kUidAt,
+  kClsAt,
+  kOptimizerAt,
+  kHiddenDimAt,
+  kStepsAt,
+  kExamplesAt,
+  kParameterNamesAt,
+  kParametersAt,
+  kBufferNamesAt,
+  kBuffersAt,
+  kOptimizerStatesAt,
+  kFields
+};
 
 void put_u64(char* out, uint64_t value) {
   for (int i = 0; i < 8; ++i) out[i] = static_cast<char>((value >> (8 * i)) & 0xff);
@@ -55,7 +74,14 @@ std::string read_file(const std::string& path) {
 
 // The payload of a checkpoint file after checking its frame.
 std::string_view checked_payload(const std::string& path, const std::string& file) {
-  if (file.size() < kFrameBytes || std::string_view(file).substr(0, kMagic.size()) != kMagic) {
+  const std::string_view magic = std::string_view(file).substr(0, kMagic.size());
+  if (magic == kOldMagic) {
+    throw CorruptCheckpoint(fmt::format(
+        "{}: checkpoint format 1 ({}), written by an earlier hm: no longer read, since "
+        "LibTorch compiles the code inside it (and crashes on crafted code)",
+        path, kOldMagic));
+  }
+  if (file.size() < kFrameBytes || magic != kMagic) {
     throw CorruptCheckpoint(fmt::format("{}: not an hm checkpoint ({} bytes, no {} header)", path,
                                         file.size(), kMagic));
   }
@@ -76,28 +102,9 @@ std::string_view checked_payload(const std::string& path, const std::string& fil
   return payload;
 }
 
-// A checked, parsed checkpoint: its header and archive.
-struct Parsed {
-  CheckpointHeader header;
-  torch::serialize::InputArchive archive;
-};
-
-std::string read_string(torch::serialize::InputArchive& archive, const char* key) {
-  c10::IValue value;
-  archive.read(key, value);
-  return value.toStringRef();
-}
-
-int64_t read_int(torch::serialize::InputArchive& archive, const char* key) {
-  c10::IValue value;
-  archive.read(key, value);
-  return value.toInt();
-}
-
-// Runs `read` (reads from an archive), turning what torch throws into
-// CorruptCheckpoint "<path>: <what>: ...": c10::Error for a value of the wrong
-// type, and other std::exceptions (torch::jit::ObjectAttributeError) for a
-// missing key. hm's own errors pass through.
+// Runs `read`, turning what torch throws (c10::Error for a value of the
+// wrong type, other std::exceptions) into CorruptCheckpoint "<path>: <what>:
+// ...". hm's own errors pass through.
 template <typename Read>
 void read_archive(const std::string& path, std::string_view what, Read&& read) {
   try {
@@ -112,94 +119,78 @@ void read_archive(const std::string& path, std::string_view what, Read&& read) {
   }
 }
 
-void parse(const std::string& path, Parsed& out, torch::Device device) {
+// A checked, parsed checkpoint: its header and the payload's fields.
+struct Parsed {
+  CheckpointHeader header;
+  IValue root;
+  const IValue& at(Field field) const { return root.toTupleRef().elements()[field]; }
+};
+
+uint64_t read_count(const std::string& path, const IValue& value, const char* what) {
+  const int64_t count = value.toInt();
+  if (count < 0) throw CorruptCheckpoint(fmt::format("{}: {} is {}", path, what, count));
+  return static_cast<uint64_t>(count);
+}
+
+void parse(const std::string& path, Parsed& out) {
   const std::string file = read_file(path);
   const auto payload = checked_payload(path, file);
-  // LibTorch believes the sizes an archive declares: bound them first.
+  // LibTorch believes the sizes an archive declares: bound them first, and
+  // let its pickles name nothing but tensors.
   try {
-    data::check_torch_archive(std::as_bytes(std::span(payload.data(), payload.size())));
+    data::check_torch_archive(std::as_bytes(std::span(payload.data(), payload.size())),
+                              data::PickleGlobals::kTensorsOnly);
   } catch (const Error& error) {
     throw CorruptCheckpoint(fmt::format("{}: unreadable archive: {}", path, error.what()));
   }
   read_archive(path, "unreadable archive", [&] {
-    out.archive.load_from(payload.data(), payload.size(), device);
-    const int64_t format = read_int(out.archive, "hm_format");
+    out.root = torch::pickle_load(std::vector<char>(payload.begin(), payload.end()));
+    const auto& fields = out.root.toTupleRef().elements();
+    if (fields.size() != kFields || !fields[kTagAt].isString() ||
+        fields[kTagAt].toStringRef() != kTag) {
+      throw CorruptCheckpoint(fmt::format("{}: not an hm checkpoint archive", path));
+    }
+    const int64_t format = fields[kFormatAt].toInt();
     if (format != kFormat) {
       throw CorruptCheckpoint(
           fmt::format("{}: checkpoint format {} (this hm reads {})", path, format, kFormat));
     }
     auto& header = out.header;
-    header.uid = read_string(out.archive, "uid");
-    header.expert_cls = read_string(out.archive, "expert_cls");
-    header.optimizer = read_string(out.archive, "optimizer");
-    header.hidden_dim = read_int(out.archive, "hidden_dim");
-    header.steps = static_cast<uint64_t>(read_int(out.archive, "steps"));
-    header.examples_processed = static_cast<uint64_t>(read_int(out.archive, "examples"));
+    header.uid = fields[kUidAt].toStringRef();
+    header.expert_cls = fields[kClsAt].toStringRef();
+    header.optimizer = fields[kOptimizerAt].toStringRef();
+    header.hidden_dim = fields[kHiddenDimAt].toInt();
+    header.steps = read_count(path, fields[kStepsAt], "the step count");
+    header.examples_processed = read_count(path, fields[kExamplesAt], "the examples count");
   });
 }
 
-// "float32[8, 32]".
-std::string describe_tensor(const torch::Tensor& tensor) {
-  std::string dtype;
-  try {
-    dtype = std::string(dtype_name(dtype_from_torch(tensor.scalar_type())));
-  } catch (const Error&) {
-    dtype = c10::toString(tensor.scalar_type());
-  }
-  return dtype + shape_string(std::span(tensor.sizes().data(), tensor.sizes().size()));
+IValue names_of(const Named& named) {
+  std::vector<IValue> names;
+  for (const auto& [name, tensor] : named) names.emplace_back(name);
+  return Tuple::create(std::move(names));
 }
 
-// LibTorch 1.13 gives a loaded tensor the sizes, strides and offset its
-// archive says, unchecked against the storage under it (whose size
-// check_torch_archive bounds by its record): a tensor that reaches past its
-// storage is corrupt, not something to read.
-void require_inside_storage(const std::string& path, const std::string& what,
-                            const torch::Tensor& tensor) {
-  if (!tensor.defined() || tensor.numel() == 0) return;
-  int64_t last = tensor.storage_offset();  // the highest element index it reaches
-  bool ok = last >= 0;
-  for (int64_t dim = 0; ok && dim < tensor.dim(); ++dim) {
-    int64_t reach = 0;
-    ok = tensor.stride(dim) >= 0 &&
-         !__builtin_mul_overflow(tensor.size(dim) - 1, tensor.stride(dim), &reach) &&
-         !__builtin_add_overflow(last, reach, &last);
-  }
-  int64_t bytes = 0;
-  ok = ok && !__builtin_add_overflow(last, 1, &last) &&
-       !__builtin_mul_overflow(last, static_cast<int64_t>(tensor.element_size()), &bytes) &&
-       static_cast<uint64_t>(bytes) <= tensor.storage().nbytes();
-  if (!ok) {
-    throw CorruptCheckpoint(fmt::format("{}: {} {} reaches past its {}-byte storage", path, what,
-                                        describe_tensor(tensor), tensor.storage().nbytes()));
-  }
-}
-
-using Named = std::vector<std::pair<std::string, torch::Tensor>>;
-
-void write_named(torch::serialize::OutputArchive& archive, const std::string& what,
-                 const Named& named) {
-  c10::List<std::string> names;
-  c10::List<at::Tensor> tensors;
-  for (const auto& [name, tensor] : named) {
-    names.push_back(name);
-    tensors.push_back(tensor.detach());
-  }
-  archive.write(what + "_names", c10::IValue(names));
-  archive.write(what + "s", c10::IValue(tensors));
+IValue tensors_of(const Named& named) {
+  std::vector<IValue> tensors;
+  for (const auto& [name, tensor] : named) tensors.emplace_back(tensor.detach());
+  return Tuple::create(std::move(tensors));
 }
 
 // The saved tensors of `what` ("parameter", "buffer"), checked against the
-// module's: same names, shapes and dtypes.
-std::vector<torch::Tensor> read_named(const std::string& path, Parsed& parsed,
-                                      const std::string& what, const Named& current) {
+// module's: same names, shapes and dtypes, each inside its storage.
+std::vector<torch::Tensor> read_named(const std::string& path, const Parsed& parsed,
+                                      const std::string& what, Field names_at, Field tensors_at,
+                                      const Named& current) {
   std::vector<std::string> names;
   std::vector<torch::Tensor> tensors;
   read_archive(path, "unreadable " + what + "s", [&] {
-    c10::IValue value;
-    parsed.archive.read(what + "_names", value);
-    for (const auto& name : value.toListRef()) names.push_back(name.toStringRef());
-    parsed.archive.read(what + "s", value);
-    for (const auto& tensor : value.toTensorList()) tensors.push_back(tensor);
+    for (const auto& name : parsed.at(names_at).toTupleRef().elements()) {
+      names.push_back(name.toStringRef());
+    }
+    for (const auto& tensor : parsed.at(tensors_at).toTupleRef().elements()) {
+      tensors.push_back(tensor.toTensor());
+    }
   });
   if (names.size() != tensors.size()) {
     throw CorruptCheckpoint(
@@ -219,168 +210,88 @@ std::vector<torch::Tensor> read_named(const std::string& path, Parsed& parsed,
   return tensors;
 }
 
-// The live state of `backend`, by reference (no copies).
-CheckpointSnapshot view_of(ExpertBackend& backend, int64_t hidden_dim) {
+// The optimizer states saved for `parameters`, each checked (see
+// load_optimizer_state); nullptr where a parameter has none.
+OptimizerStates read_optimizer_states(
+    const std::string& path, const Parsed& parsed, const torch::optim::Optimizer& optimizer,
+    const Named& parameters) {
+  OptimizerStates states;
+  read_archive(path, "unreadable optimizer state", [&] {
+    const auto& saved = parsed.at(kOptimizerStatesAt).toTupleRef().elements();
+    if (saved.size() != parameters.size()) {
+      throw CorruptCheckpoint(fmt::format("{}: optimizer state for {} parameters, not {}", path,
+                                          saved.size(), parameters.size()));
+    }
+    for (size_t i = 0; i < saved.size(); ++i) {
+      states.push_back(load_optimizer_state(path, saved[i], optimizer, parameters[i].second));
+    }
+  });
+  return states;
+}
+
+// The state of `backend`: by reference (no copies), or copied to host memory.
+CheckpointSnapshot snapshot_of(ExpertBackend& backend, int64_t hidden_dim, bool copy) {
   const auto& options = backend.options();
-  CheckpointSnapshot view;
-  view.header = {options.uid, options.expert_cls, options.optimizer.name,
-                 hidden_dim,  backend.steps(),    backend.examples_processed()};
-  view.parameters = backend.module().named_parameters();
-  view.buffers = backend.module().named_buffers();
-  view.optimizer = backend.optimizer();
-  return view;
-}
-
-torch::Tensor host_copy(const torch::Tensor& tensor) {
-  return tensor.detach().to(torch::kCPU, /*non_blocking=*/false, /*copy=*/true);
-}
-
-// A deep copy of one parameter's optimizer state; nullptr for a kind this
-// does not know.
-std::unique_ptr<torch::optim::OptimizerParamState> copy_state(
-    const torch::optim::OptimizerParamState& state) {
-  if (const auto* adam = dynamic_cast<const torch::optim::AdamParamState*>(&state)) {
-    auto copy = std::make_unique<torch::optim::AdamParamState>(*adam);
-    copy->exp_avg(host_copy(adam->exp_avg()));
-    copy->exp_avg_sq(host_copy(adam->exp_avg_sq()));
-    if (adam->max_exp_avg_sq().defined()) copy->max_exp_avg_sq(host_copy(adam->max_exp_avg_sq()));
-    return copy;
-  }
-  if (const auto* sgd = dynamic_cast<const torch::optim::SGDParamState*>(&state)) {
-    auto copy = std::make_unique<torch::optim::SGDParamState>(*sgd);
-    if (sgd->momentum_buffer().defined()) copy->momentum_buffer(host_copy(sgd->momentum_buffer()));
-    return copy;
-  }
-  return nullptr;
-}
-
-// The state of a parameter as torch's optimizers key it (see
-// torch/optim/serialize.h).
-std::string state_key(const torch::Tensor& parameter) {
-  return c10::guts::to_string(parameter.unsafeGetTensorImpl());
-}
-
-// An optimizer of the same kind and options as `live`, over the parameter
-// copies, holding deep copies of its state; nullptr for a kind other than
-// Adam and SGD.
-std::unique_ptr<torch::optim::Optimizer> copy_optimizer(
-    torch::optim::Optimizer& live, const std::unordered_map<const void*, torch::Tensor>& copies) {
-  const bool adam = dynamic_cast<torch::optim::Adam*>(&live) != nullptr;
-  const bool sgd = dynamic_cast<torch::optim::SGD*>(&live) != nullptr;
-  if (!adam && !sgd) return nullptr;
-  std::vector<torch::optim::OptimizerParamGroup> groups;
-  for (auto& group : live.param_groups()) {
-    std::vector<torch::Tensor> params;
-    for (const auto& p : group.params()) params.push_back(copies.at(p.unsafeGetTensorImpl()));
-    groups.emplace_back(std::move(params), group.options().clone());
-  }
-  std::unique_ptr<torch::optim::Optimizer> copy;
-  if (adam) {
-    copy = std::make_unique<torch::optim::Adam>(
-        std::move(groups), static_cast<const torch::optim::AdamOptions&>(live.defaults()));
+  CheckpointSnapshot snapshot;
+  snapshot.header = {options.uid, options.expert_cls, options.optimizer.name,
+                     hidden_dim,  backend.steps(),    backend.examples_processed()};
+  snapshot.parameters = backend.module().named_parameters();
+  snapshot.buffers = backend.module().named_buffers();
+  if (const auto* optimizer = backend.optimizer()) {
+    for (const auto& [name, parameter] : snapshot.parameters) {
+      snapshot.optimizer_states.push_back(save_optimizer_state(*optimizer, parameter, copy));
+    }
   } else {
-    copy = std::make_unique<torch::optim::SGD>(
-        std::move(groups), static_cast<const torch::optim::SGDOptions&>(live.defaults()));
+    snapshot.optimizer_states.assign(snapshot.parameters.size(), Tuple::create({}));
   }
-  for (const auto& group : live.param_groups()) {
-    for (const auto& p : group.params()) {
-      auto found = live.state().find(state_key(p));
-      if (found == live.state().end()) continue;  // no step taken yet
-      auto state = copy_state(*found->second);
-      if (state == nullptr) return nullptr;
-      copy->state()[state_key(copies.at(p.unsafeGetTensorImpl()))] = std::move(state);
-    }
-  }
-  return copy;
-}
-
-// The tensors of a loaded optimizer state: each must have its parameter's
-// shape and dtype (LibTorch's load checks neither, and a step would fail on
-// every batch or read past a storage).
-void check_optimizer_state(const std::string& path, torch::optim::Optimizer& optimizer) {
-  for (const auto& group : optimizer.param_groups()) {
-    for (const auto& parameter : group.params()) {
-      auto found = optimizer.state().find(state_key(parameter));
-      if (found == optimizer.state().end()) continue;
-      std::vector<torch::Tensor> tensors;
-      if (const auto* adam = dynamic_cast<const torch::optim::AdamParamState*>(found->second.get())) {
-        tensors = {adam->exp_avg(), adam->exp_avg_sq(), adam->max_exp_avg_sq()};
-      } else if (const auto* sgd =
-                     dynamic_cast<const torch::optim::SGDParamState*>(found->second.get())) {
-        tensors = {sgd->momentum_buffer()};
-      }
-      for (const auto& tensor : tensors) {
-        if (!tensor.defined()) continue;
-        if (tensor.sizes() != parameter.sizes() || tensor.dtype() != parameter.dtype()) {
-          throw CorruptCheckpoint(fmt::format("{}: optimizer state {} for a parameter {}", path,
-                                              describe_tensor(tensor), describe_tensor(parameter)));
-        }
-        require_inside_storage(path, "optimizer state", tensor);
+  if (copy) {
+    for (auto* named : {&snapshot.parameters, &snapshot.buffers}) {
+      for (auto& [name, tensor] : *named) {
+        tensor = tensor.detach().to(torch::kCPU, /*non_blocking=*/false, /*copy=*/true);
       }
     }
   }
+  return snapshot;
 }
 
 }  // namespace
 
 std::shared_ptr<const CheckpointSnapshot> take_snapshot(ExpertBackend& backend,
                                                         int64_t hidden_dim) {
-  auto snapshot = std::make_shared<CheckpointSnapshot>(view_of(backend, hidden_dim));
-  std::unordered_map<const void*, torch::Tensor> copies;  // live parameter -> its copy
-  for (auto& [name, tensor] : snapshot->parameters) {
-    auto copy = host_copy(tensor);
-    copies.emplace(tensor.unsafeGetTensorImpl(), copy);
-    tensor = copy;
-  }
-  for (auto& [name, tensor] : snapshot->buffers) tensor = host_copy(tensor);
-  if (snapshot->optimizer != nullptr) {
-    snapshot->owned_optimizer = copy_optimizer(*snapshot->optimizer, copies);
-    snapshot->optimizer = snapshot->owned_optimizer.get();
-    if (snapshot->optimizer == nullptr) {
-      // An optimizer kind copy_optimizer does not know: serialize it all now.
-      snapshot->bytes = serialize_checkpoint(backend, hidden_dim);
-    }
-  }
-  return snapshot;
+  return std::make_shared<CheckpointSnapshot>(snapshot_of(backend, hidden_dim, /*copy=*/true));
 }
 
 std::string serialize_checkpoint(const CheckpointSnapshot& snapshot) {
-  if (snapshot.bytes) return *snapshot.bytes;
   const auto& header = snapshot.header;
-  torch::serialize::OutputArchive archive;
-  archive.write("hm_format", c10::IValue(kFormat));
-  archive.write("uid", c10::IValue(header.uid));
-  archive.write("expert_cls", c10::IValue(header.expert_cls));
-  archive.write("optimizer", c10::IValue(header.optimizer));
-  archive.write("hidden_dim", c10::IValue(header.hidden_dim));
-  archive.write("steps", c10::IValue(static_cast<int64_t>(header.steps)));
-  archive.write("examples", c10::IValue(static_cast<int64_t>(header.examples_processed)));
-  write_named(archive, "parameter", snapshot.parameters);
-  write_named(archive, "buffer", snapshot.buffers);
-  if (snapshot.optimizer != nullptr) {
-    torch::serialize::OutputArchive state;
-    snapshot.optimizer->save(state);
-    archive.write("optimizer_state", state);
-  }
-  std::string out(kFrameBytes, '\0');
-  archive.save_to([&out](const void* data, size_t size) {
-    out.append(static_cast<const char*>(data), size);
-    return size;
-  });
-  const std::string_view payload(out.data() + kFrameBytes, out.size() - kFrameBytes);
+  const auto root = Tuple::create({IValue(std::string(kTag)),
+                                   IValue(kFormat),
+                                   IValue(header.uid),
+                                   IValue(header.expert_cls),
+                                   IValue(header.optimizer),
+                                   IValue(header.hidden_dim),
+                                   IValue(static_cast<int64_t>(header.steps)),
+                                   IValue(static_cast<int64_t>(header.examples_processed)),
+                                   names_of(snapshot.parameters),
+                                   tensors_of(snapshot.parameters),
+                                   names_of(snapshot.buffers),
+                                   tensors_of(snapshot.buffers),
+                                   Tuple::create(snapshot.optimizer_states)});
+  const std::vector<char> payload = torch::pickle_save(root);
+  std::string out(kFrameBytes + payload.size(), '\0');
   std::memcpy(out.data(), kMagic.data(), kMagic.size());
   put_u64(out.data() + 8, payload.size());
   put_u64(out.data() + 16, checksum64(std::as_bytes(std::span(payload.data(), payload.size()))));
+  std::memcpy(out.data() + kFrameBytes, payload.data(), payload.size());
   return out;
 }
 
 std::string serialize_checkpoint(ExpertBackend& backend, int64_t hidden_dim) {
-  return serialize_checkpoint(view_of(backend, hidden_dim));
+  return serialize_checkpoint(snapshot_of(backend, hidden_dim, /*copy=*/false));
 }
 
 CheckpointHeader read_checkpoint_header(const std::string& path) {
   Parsed parsed;
-  parse(path, parsed, torch::Device(torch::kCPU));
+  parse(path, parsed);
   return parsed.header;
 }
 
@@ -388,7 +299,7 @@ CheckpointHeader restore_checkpoint(ExpertBackend& backend, int64_t hidden_dim,
                                     const std::string& path) {
   const auto& options = backend.options();
   Parsed parsed;
-  parse(path, parsed, options.device);
+  parse(path, parsed);
   const auto& header = parsed.header;
   if (header.uid != options.uid) {
     throw CorruptCheckpoint(
@@ -403,27 +314,28 @@ CheckpointHeader restore_checkpoint(ExpertBackend& backend, int64_t hidden_dim,
   auto& module = backend.module();
   const auto params = module.named_parameters();
   const auto buffers = module.named_buffers();
-  const auto saved_params = read_named(path, parsed, "parameter", params);
-  const auto saved_buffers = read_named(path, parsed, "buffer", buffers);
-
+  const auto saved_params =
+      read_named(path, parsed, "parameter", kParameterNamesAt, kParametersAt, params);
+  const auto saved_buffers = read_named(path, parsed, "buffer", kBufferNamesAt, kBuffersAt, buffers);
+  auto* optimizer = backend.optimizer();
+  const bool same_optimizer = optimizer != nullptr && header.optimizer == options.optimizer.name;
+  auto states =
+      same_optimizer ? read_optimizer_states(path, parsed, *optimizer, params) : OptimizerStates{};
+  // Everything is checked: only now does the backend change.
   {
     torch::NoGradGuard no_grad;
     for (size_t i = 0; i < params.size(); ++i) params[i].second.copy_(saved_params[i]);
     for (size_t i = 0; i < buffers.size(); ++i) buffers[i].second.copy_(saved_buffers[i]);
   }
-  auto* optimizer = backend.optimizer();
-  if (optimizer != nullptr && header.optimizer == options.optimizer.name) {
-    // load() also restores the saved options (lr...); the configured ones win.
-    std::vector<std::unique_ptr<torch::optim::OptimizerOptions>> configured;
-    for (auto& group : optimizer->param_groups()) configured.push_back(group.options().clone());
-    read_archive(path, "unreadable optimizer state", [&] {
-      torch::serialize::InputArchive state;
-      parsed.archive.read("optimizer_state", state);
-      optimizer->load(state);
-    });
-    check_optimizer_state(path, *optimizer);
-    for (size_t i = 0; i < configured.size(); ++i) {
-      optimizer->param_groups()[i].set_options(std::move(configured[i]));
+  if (same_optimizer) {
+    // The configured options (lr...) stay: a checkpoint holds only the state.
+    for (size_t i = 0; i < params.size(); ++i) {
+      const auto key = optimizer_state_key(params[i].second);
+      if (states[i] == nullptr) {
+        optimizer->state().erase(key);
+      } else {
+        optimizer->state()[key] = std::move(states[i]);
+      }
     }
   } else if (optimizer != nullptr) {
     spdlog::warn("{}: saved with optimizer {}, now {}: starting {}'s state afresh", path,

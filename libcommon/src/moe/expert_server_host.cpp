@@ -168,9 +168,7 @@ ExpertServerHost::ExpertServerHost(const ExpertServerConfig& config)
       } catch (const CorruptCheckpoint& error) {
         spdlog::warn("skipping corrupt checkpoint {}", error.what());
         if (!requested.contains(uid)) continue;
-        // A failed optimizer load may have left the backend half-restored.
-        backend = make_backend(make_expert(arch, uid, config.seed));
-        keep_corrupt = true;
+        keep_corrupt = true;  // the backend is as it was built: fresh
       }
     }
     if (!config.checkpoint_dir.empty()) {

@@ -183,6 +183,39 @@ TEST(TorchArchive, AcceptsWhatLibTorchWrites) {
   EXPECT_NO_THROW(check(build_zip(spec)));
 }
 
+TEST(TorchArchive, TensorsOnlyArchivesNameNoClass) {
+  const auto tensors = Pickle()
+                           .global("torch._utils", "_rebuild_tensor_v2")
+                           .op('(')
+                           .float_storage("0", 4)
+                           .global("collections", "OrderedDict")
+                           .op(')')
+                           .op('R')
+                           .op('t')
+                           .op('R')
+                           .done();
+  const auto zip = build_zip({{{"archive/data.pkl", tensors}, {"archive/data/0", "0123456789abcdef"}}});
+  EXPECT_NO_THROW(check_torch_archive(std::as_bytes(std::span(zip.data(), zip.size())),
+                                      PickleGlobals::kTensorsOnly));
+  for (const auto& [module, name] : {std::pair{"__torch__", "Expert"},
+                                     {"torch.jit._pickle", "restore_type_tag"},
+                                     {"torch", "device"},
+                                     {"torch._utils", "_rebuild_sparse_tensor"}}) {
+    const auto pickle = Pickle().global(module, name).done();
+    const auto other = one_pickle(pickle);
+    EXPECT_NO_THROW(check(other));
+    try {
+      check_torch_archive(std::as_bytes(std::span(other.data(), other.size())),
+                          PickleGlobals::kTensorsOnly);
+      ADD_FAILURE() << module << "." << name << " accepted";
+    } catch (const Error& error) {
+      EXPECT_NE(std::string(error.what()).find(fmt::format("global {}.{}, where only tensors may be", module, name)),
+                std::string::npos)
+          << error.what();
+    }
+  }
+}
+
 TEST(TorchArchive, RefusesAStringLongerThanItsRecord) {
   // The 4 GiB that LibTorch 1.13 would zero-fill before finding it missing.
   const auto pickle = Pickle().raw("X\xff\xff\xff\xff" "abc").done();

@@ -267,7 +267,12 @@ TEST(Checkpoint, DetectsTruncationCorruptionAndStrangers) {
             std::string::npos);
   write_bytes(path, "PK\x03\x04 not ours");
   EXPECT_EQ(corrupt_error_of([&] { restore_checkpoint(*target, kHidden, path); }),
-            path + ": not an hm checkpoint (13 bytes, no HMCKPT01 header)");
+            path + ": not an hm checkpoint (13 bytes, no HMCKPT02 header)");
+  // Format 1 was a TorchScript archive, which LibTorch compiles: refused.
+  write_bytes(path, "HMCKPT01" + good.substr(8));
+  EXPECT_EQ(corrupt_error_of([&] { restore_checkpoint(*target, kHidden, path); }),
+            path + ": checkpoint format 1 (HMCKPT01), written by an earlier hm: no longer read, "
+                   "since LibTorch compiles the code inside it (and crashes on crafted code)");
   write_bytes(path, good);
   auto other = make_backend("ffn.0.2", 2);
   EXPECT_EQ(corrupt_error_of([&] { restore_checkpoint(*other, kHidden, path); }),
@@ -283,7 +288,7 @@ TEST(Checkpoint, DetectsTruncationCorruptionAndStrangers) {
 // A checkpoint file around `payload` (magic, size, checksum), as a save
 // writes one: what a hostile file that passes the framing looks like.
 std::string framed(const std::string& payload) {
-  std::string file = "HMCKPT01";
+  std::string file = "HMCKPT02";
   const uint64_t header[2] = {payload.size(),
                               checksum64(std::as_bytes(std::span(payload.data(), payload.size())))};
   for (uint64_t value : header) {
@@ -298,7 +303,7 @@ TEST(Checkpoint, AStringLongerThanItsArchiveIsCorrupt) {
   test::TempDir dir;
   auto backend = make_backend("ffn.0.1", 1);
   auto payload = serialize_checkpoint(*backend, kHidden).substr(24);
-  const std::string length_and_key("\x09\x00\x00\x00hm_format", 13);
+  const std::string length_and_key("\x0d\x00\x00\x00hm checkpoint", 17);
   const size_t at = payload.find(length_and_key);
   ASSERT_NE(at, std::string::npos);
   payload.replace(at, 4, "\xf0\xff\xff\xff");
@@ -341,9 +346,14 @@ TEST(Checkpoint, OptimizerStateOfAnotherShapeIsCorrupt) {
   state.exp_avg(torch::zeros({3}));
   const auto path = save(*backend, dir);
   auto target = make_backend("ffn.0.1", 2);
+  const auto before = clones(target->module().parameters());
   EXPECT_NE(corrupt_error_of([&] { restore_checkpoint(*target, kHidden, path); })
                 .find(": optimizer state float32[3] for a parameter float32["),
             std::string::npos);
+  // Checked before anything changed: the weights are the target's own.
+  const auto after = target->module().parameters();
+  for (size_t i = 0; i < before.size(); ++i) EXPECT_TRUE(torch::equal(before[i], after[i]));
+  EXPECT_TRUE(target->optimizer()->state().empty());
 }
 
 // A save cut short leaves only a temp file: the good checkpoint stays, and

@@ -23,8 +23,9 @@
 //
 // What it does not check: tensor views (sizes, strides and offsets inside
 // their storage) — check those on the loaded tensors (the checkpoint reader
-// does) — and the TorchScript code records, which LibTorch parses with its
-// own bounds.
+// does) — and the TorchScript code records, which LibTorch's compiler
+// parses (and which crash it when crafted: read only archives of
+// kTensorsOnly from outside).
 //
 // Pure functions; any thread. Torch-free.
 #pragma once
@@ -34,9 +35,22 @@
 
 namespace hm::data {
 
+// What the pickles of an archive may name with GLOBAL.
+enum class PickleGlobals {
+  // Anything: TorchScript modules name their classes, which LibTorch then
+  // compiles from the archive's code records.
+  kAny,
+  // Only what plain tensors need (torch._utils._rebuild_tensor_v2,
+  // torch.<Type>Storage, collections.OrderedDict): LibTorch then never
+  // resolves a class, parses a type or compiles code. For archives of
+  // tensors, strings, ints and tuples (torch::pickle_save).
+  kTensorsOnly,
+};
+
 // Throws hm::Error "<what is wrong>" (e.g. "pickle archive/data.pkl, offset
 // 81: string of 4294967295 bytes, 12 bytes left") when `archive` breaks a
-// rule above.
-void check_torch_archive(std::span<const std::byte> archive);
+// rule above or names a global `globals` does not allow.
+void check_torch_archive(std::span<const std::byte> archive,
+                         PickleGlobals globals = PickleGlobals::kAny);
 
 }  // namespace hm::data

@@ -4,17 +4,20 @@
 // the examples processed.
 //
 // File layout (little-endian):
-//   "HMCKPT01"            8 bytes of magic
+//   "HMCKPT02"            8 bytes of magic
 //   payload size          uint64
 //   payload checksum      uint64 (checksum64 below)
-//   payload               a torch::serialize::OutputArchive (the zip that
-//                         torch::save writes) holding the keys
-//                         hm_format (int), uid, expert_cls, optimizer (str),
-//                         hidden_dim, steps, examples (int),
-//                         parameter_names, buffer_names (list of str),
-//                         parameters, buffers (list of tensors, same order),
-//                         optimizer_state (archive, Optimizer::save; absent
-//                         for optimizer "none")
+//   payload               what torch::pickle_save writes (a zip: data.pkl
+//                         and one record per tensor storage) for the tuple
+//                         ("hm checkpoint", 2, uid, expert_cls, optimizer,
+//                         hidden_dim, steps, examples, parameter names,
+//                         parameters, buffer names, buffers, optimizer
+//                         state per parameter: see optimizer_state.h)
+// Only strings, ints, None, tuples and tensors: reading it, LibTorch never
+// resolves a class, parses a type or compiles code, and every size it
+// declares is checked before LibTorch sees it (hm/data/torch_archive.h);
+// loaded tensors are checked against their storage. Format 1 (HMCKPT01, a
+// TorchScript archive LibTorch would compile) is refused as corrupt.
 // A file that is shorter or longer than its header says, or whose checksum
 // differs, is corrupt: a save cut short by a crash can never pass for a good
 // checkpoint. Saves are atomic besides: write_file_atomically writes a temp
@@ -86,8 +89,8 @@ struct CheckpointSnapshot;
 // Copies `backend`'s parameters, buffers, optimizer state (Adam, SGD) and
 // counters: memcpys only, so that the runtime thread pauses as briefly as
 // possible between two batches (see the thread rules above); serialize the
-// copy on any thread. (For an optimizer kind it cannot copy, it serializes
-// at once instead.)
+// copy on any thread. Throws hm::Error for an optimizer other than Adam or
+// SGD (hm makes no other).
 std::shared_ptr<const CheckpointSnapshot> take_snapshot(ExpertBackend& backend, int64_t hidden_dim);
 
 // The whole checkpoint file of a snapshot, as bytes. Any thread.
@@ -100,11 +103,10 @@ CheckpointHeader read_checkpoint_header(const std::string& path);
 // Restores `backend` from the file at `path`: weights, buffers, counters and,
 // when the checkpoint was saved with the same optimizer kind, its state (the
 // learning rate and other options stay as configured now). Throws
-// CorruptCheckpoint when the file is unreadable (the backend is unchanged
-// unless the optimizer state itself failed to load: discard the backend
-// then), and hm::Error "<path>: ..." when it holds another expert kind,
-// hidden dim or parameter shapes (the backend is unchanged). Returns the
-// header. See the thread rules above.
+// CorruptCheckpoint when the file is unreadable, and hm::Error "<path>:
+// ..." when it holds another expert kind, hidden dim or parameter shapes;
+// either way the backend is unchanged (everything is checked before it
+// changes). Returns the header. See the thread rules above.
 CheckpointHeader restore_checkpoint(ExpertBackend& backend, int64_t hidden_dim,
                                     const std::string& path);
 
