@@ -72,7 +72,7 @@ constexpr std::string_view kStorageNames[] = {
 // (torch/csrc/jit/serialization/unpickler.cpp), opcode by opcode.
 class PickleCheck {
  public:
-  // `storages`: the records of the archive by lower-cased name; storage
+  // `sizes`: every record's declared size by lower-cased name; storage
   // references resolve to "<dir>/<stem>/<key>" for a pickle "<dir>/<stem>.pkl".
   PickleCheck(std::string_view name, std::span<const std::byte> bytes,
               const std::unordered_map<std::string, uint64_t>& sizes, PickleGlobals globals)
