@@ -123,7 +123,7 @@ void read_archive(const std::string& path, std::string_view what, Read&& read) {
 struct Parsed {
   CheckpointHeader header;
   IValue root;
-  const IValue& at(Field field) const { return root.toTupleRef().elements()[field]; }
+  const IValue& at(Field field) const { return root.toTupleRef().elements().asArrayRef()[field]; }
 };
 
 uint64_t read_count(const std::string& path, const IValue& value, const char* what) {
@@ -145,7 +145,7 @@ void parse(const std::string& path, Parsed& out) {
   }
   read_archive(path, "unreadable archive", [&] {
     out.root = torch::pickle_load(std::vector<char>(payload.begin(), payload.end()));
-    const auto& fields = out.root.toTupleRef().elements();
+    const auto fields = out.root.toTupleRef().elements().asArrayRef();
     if (fields.size() != kFields || !fields[kTagAt].isString() ||
         fields[kTagAt].toStringRef() != kTag) {
       throw CorruptCheckpoint(fmt::format("{}: not an hm checkpoint archive", path));

@@ -49,26 +49,42 @@ std::vector<HostTensor> decode_request_tensors(capnp::List<wire::Tensor>::Reader
   TensorLimits tensor_limits;
   tensor_limits.max_elements = limits.max_elements;
   tensor_limits.max_bytes = limits.max_tensor_bytes;
+  // Tensors are copies, not views into the request message: the RPC system
+  // frees the message when the client disconnects (or its connection is
+  // dropped) while the runtime may still be reading the tensors on another
+  // thread; the ASan build caught that (tests/unit/rpc/disconnect_test.cpp).
+  // A view lives only within this call, to be copied (one memcpy per tensor,
+  // no zero-filling) and, unless --allow-nonfinite, scanned in the same pass.
+  static const auto borrowed = std::make_shared<const int>(0);
   std::vector<HostTensor> tensors;
   tensors.reserve(list.size());
-  for (uint32_t i = 0; i < list.size(); ++i) {
+  std::optional<std::pair<NonFinite, size_t>> non_finite;  // the first, and its tensor
+  for (uint32_t i = 0; i < list.size() && !non_finite; ++i) {
     try {
       auto reader = list[i];
       check_declared_size(reader, limits);
-      // Copies, not views into the request message: the RPC system frees the
-      // message when the client disconnects (or its connection is dropped)
-      // while the runtime may still be reading the tensors on another thread;
-      // the ASan build caught that (tests/unit/rpc/disconnect_test.cpp).
-      // Copying skips zero-filling, so it is one memcpy per tensor.
-      tensors.push_back(from_wire(reader, nullptr, tensor_limits));
+      HostTensor view = from_wire(reader, borrowed, tensor_limits);
+      std::optional<NonFinite> bad;
+      if (view.owner != borrowed) {  // decoded into a buffer of its own already
+        if (limits.reject_nonfinite) bad = find_non_finite(view);
+        tensors.push_back(std::move(view));
+      } else if (limits.reject_nonfinite) {
+        auto [copy, found] = copy_finding_non_finite(view);
+        bad = found;
+        tensors.push_back(std::move(copy));
+      } else {
+        tensors.push_back(HostTensor::copy_of(view.dtype, view.shape, view.bytes));
+      }
+      if (bad) non_finite = {{*bad, i}};
     } catch (const Error& e) {
       fail("{}: tensor {}: {}", what, i, e.what());
     } catch (const kj::Exception& e) {
       fail("{}: tensor {}: malformed message: {}", what, i, e.getDescription().cStr());
     }
   }
-  if (limits.reject_nonfinite) {
-    require_finite(tensors, what, "the server runs without --allow-nonfinite");
+  if (non_finite) {
+    fail_non_finite(non_finite->first, non_finite->second, what,
+                    "the server runs without --allow-nonfinite");
   }
   return tensors;
 }

@@ -105,6 +105,11 @@ HostTensor HostTensor::zeros(DType dtype, std::vector<int64_t> shape) {
   return with_buffer(dtype, std::move(shape), nbytes, /*zero=*/true);
 }
 
+HostTensor HostTensor::uninitialized(DType dtype, std::vector<int64_t> shape) {
+  size_t nbytes = static_cast<size_t>(checked_numel(shape)) * dtype_size(dtype);
+  return with_buffer(dtype, std::move(shape), nbytes, /*zero=*/false);
+}
+
 HostTensor HostTensor::copy_of(DType dtype, std::vector<int64_t> shape,
                                std::span<const std::byte> data) {
   size_t needed = static_cast<size_t>(checked_numel(shape)) * dtype_size(dtype);

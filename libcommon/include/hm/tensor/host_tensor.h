@@ -67,6 +67,10 @@ struct HostTensor {
   // mutable_data() before sharing it.
   static HostTensor zeros(DType dtype, std::vector<int64_t> shape);
 
+  // A tensor owning a fresh buffer left as the allocator gives it; fill it
+  // through mutable_data() before sharing it.
+  static HostTensor uninitialized(DType dtype, std::vector<int64_t> shape);
+
   // A tensor that copies `data` into a fresh buffer.
   static HostTensor copy_of(DType dtype, std::vector<int64_t> shape,
                             std::span<const std::byte> data);
@@ -80,7 +84,8 @@ struct HostTensor {
   size_t nbytes() const { return bytes.size(); }
   const std::byte* data() const { return bytes.data(); }
 
-  // Only for a tensor made by zeros(), before anyone else sees it.
+  // Only for a tensor made by zeros() or uninitialized(), before anyone else
+  // sees it.
   std::byte* mutable_data() const { return const_cast<std::byte*>(bytes.data()); }
 
   // Typed view; the caller must know the dtype matches.
