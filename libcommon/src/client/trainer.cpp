@@ -141,10 +141,32 @@ struct Trainer::Impl {
           fatal = fmt::format("{} steps in a row failed; last: {}", kMaxFailuresInARow, e.what());
           stop = true;
         }
-        const auto until = Clock::now() + backoff_after(failures_in_a_row);
-        while (!stop && Clock::now() < until) {
-          std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        wait_after_failure(failures_in_a_row);
+      }
+    }
+  }
+
+  // The backoff after the `failures_in_a_row`th failure; cut short by stop.
+  void wait_after_failure(int64_t failures_in_a_row) {
+    const auto until = Clock::now() + backoff_after(failures_in_a_row);
+    while (!stop && Clock::now() < until) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+  }
+
+  // The classifier's logits for `images`, retried like a training step when
+  // the swarm answers no expert (a server restarting): an evaluation during
+  // a restart waits for it instead of ending the run.
+  torch::Tensor logits_of(Classifier& model, const torch::Tensor& images) {
+    for (int64_t failures = 1;; ++failures) {
+      try {
+        return model->forward(images);
+      } catch (const std::exception& e) {
+        if (failures >= kMaxFailuresInARow || stop) {
+          fail("evaluation failed {} times in a row; last: {}", failures, e.what());
         }
+        spdlog::warn("evaluation: a batch failed, retrying: {}", e.what());
+        wait_after_failure(failures);
       }
     }
   }
@@ -161,7 +183,7 @@ struct Trainer::Impl {
     int64_t correct = 0;
     for (int64_t start = 0; start < total; start += 500) {
       auto count = std::min<int64_t>(500, total - start);
-      auto logits = model->forward(test.images.narrow(0, start, count));
+      auto logits = logits_of(model, test.images.narrow(0, start, count));
       correct += logits.argmax(1).eq(test.labels.narrow(0, start, count)).sum().item<int64_t>();
     }
     return static_cast<double>(correct) / total;
