@@ -139,6 +139,30 @@ evaluations=$(wc -l < "$WORK/train.out")
 [ "$evaluations" -ge 2 ] || { tail -n 20 "$WORK/train.err" >&2; fail "hm-moe train evaluated $evaluations times"; }
 one_forward final
 [ -s "$WORK/y.final.npy" ] || { cat "$WORK/forward.final.err" >&2; fail "no forward after the chaos"; }
+
+# steps_of ADDR ROW: the training steps the four experts of ROW report.
+steps_of() {
+  local total=0 column steps
+  for column in 0 1 2 3; do
+    steps=$("$HM_BIN/hm-call" --server "$1" "ffn.$2.$column" info --json |
+            "$HM_PYTHON" -c 'import json, sys; print(json.load(sys.stdin)["steps"])') || return 1
+    total=$((total + steps))
+  done
+  echo "$total"
+}
+# Some expert has trained before the servers stop. (On a loaded machine
+# under a sanitizer, the trainer may have had only zero-expert steps so far,
+# --allow-zero-outputs, while declarations lagged: give it up to 60 s.)
+LIVE_STEPS=0
+for _ in $(seq 120); do
+  for name in server0 server1 server2; do
+    steps=$(steps_of "${ADDR[$name]}" "${ROW[$name]}") || steps=0  # may be declaring yet
+    LIVE_STEPS=$((LIVE_STEPS + steps))
+  done
+  [ "$LIVE_STEPS" -gt 0 ] && break
+  sleep 0.5
+done
+[ "$LIVE_STEPS" -gt 0 ] || { tail -n 20 "$WORK/train.err" >&2; fail "no expert trained within 60 s after the chaos"; }
 kill -TERM "$TRAIN_PID"
 wait "$TRAIN_PID" 2>/dev/null || true
 
@@ -156,12 +180,8 @@ for name in server0 server1 server2; do
   start_server "check.$name" --expert-pattern "ffn.[${ROW[$name]}:$((ROW[$name] + 1))].[0:4]" \
     --hidden-dim 32 --checkpoint-dir "$WORK/ckpt.$name"
   ! grep "corrupt\|error" "$WORK/check.$name.err" || fail "$name's checkpoints do not load"
-  for column in 0 1 2 3; do
-    uid=ffn.${ROW[$name]}.$column
-    steps=$("$HM_BIN/hm-call" --server "$SERVER_ADDR" "$uid" info --json |
-            "$HM_PYTHON" -c 'import json, sys; print(json.load(sys.stdin)["steps"])')
-    TRAINED_STEPS=$((TRAINED_STEPS + steps))
-  done
+  steps=$(steps_of "$SERVER_ADDR" "${ROW[$name]}") || fail "$name's experts do not answer info"
+  TRAINED_STEPS=$((TRAINED_STEPS + steps))
   stop_server "$SERVER_PID"
 done
 # The experts trained, and their checkpoints kept it.
