@@ -247,7 +247,7 @@ CheckpointSnapshot snapshot_of(ExpertBackend& backend, int64_t hidden_dim, bool 
   if (copy) {
     for (auto* named : {&snapshot.parameters, &snapshot.buffers}) {
       for (auto& [name, tensor] : *named) {
-        tensor = tensor.detach().to(torch::kCPU, /*non_blocking=*/false, /*copy=*/true);
+        tensor = host_copy(tensor);
       }
     }
   }

@@ -16,10 +16,14 @@ using c10::ivalue::Tuple;
 IValue saved_tensor(const torch::Tensor& tensor, bool copy) {
   if (!tensor.defined()) return IValue();
   if (!copy) return IValue(tensor.detach());
-  return IValue(tensor.detach().to(torch::kCPU, /*non_blocking=*/false, /*copy=*/true));
+  return IValue(host_copy(tensor));
 }
 
 }  // namespace
+
+torch::Tensor host_copy(const torch::Tensor& tensor) {
+  return tensor.detach().to(torch::kCPU, /*non_blocking=*/false, /*copy=*/true);
+}
 
 std::string optimizer_state_key(const torch::Tensor& parameter) {
   return c10::guts::to_string(parameter.unsafeGetTensorImpl());

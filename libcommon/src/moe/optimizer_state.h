@@ -40,6 +40,9 @@ std::unique_ptr<torch::optim::OptimizerParamState> load_optimizer_state(
 void require_inside_storage(const std::string& path, const std::string& what,
                             const torch::Tensor& tensor);
 
+// A detached copy of `tensor` in host memory.
+torch::Tensor host_copy(const torch::Tensor& tensor);
+
 // "float32[8, 32]".
 std::string describe_tensor(const torch::Tensor& tensor);
 
