@@ -5,14 +5,16 @@
 #include "hm/base/error.h"
 #include "hm/rpc/rpc_errors.h"
 #include "hm/rpc/wire_expert.h"
-#include "hm/tensor/wire_tensor.h"
+#include "pinned_write_stream.h"
+#include "tensor_lists.h"
 
 namespace hm::rpc {
 
 struct ExpertClient::Impl {
   Impl(HostPort server_in, kj::Own<kj::AsyncIoStream> stream_in)
       : server(std::move(server_in)),
-        stream(kj::mv(stream_in)),
+        pins(std::make_shared<SendPins>()),
+        stream(kj::heap<PinnedWriteStream>(kj::mv(stream_in), pins)),
         network(*stream, capnp::rpc::twoparty::Side::CLIENT, reader_options()),
         rpc(capnp::makeRpcClient(network)),
         expert(bootstrap()) {}
@@ -46,6 +48,7 @@ struct ExpertClient::Impl {
   }
 
   HostPort server;
+  std::shared_ptr<SendPins> pins;  // of requests not written yet
   kj::Own<kj::AsyncIoStream> stream;
   capnp::TwoPartyVatNetwork network;
   capnp::RpcSystem<capnp::rpc::twoparty::VatId> rpc;
@@ -87,7 +90,7 @@ kj::Promise<std::vector<HostTensor>> ExpertClient::forward(const std::string& ui
                                                            std::span<const HostTensor> inputs) {
   auto request = impl_->expert.forwardRequest(message_size_for(inputs));
   request.setUid(uid);
-  encode_tensor_list(inputs, request.initInputs(inputs.size()));
+  encode_tensor_list(inputs, request.initInputs(inputs.size()), *impl_->pins);
   return impl_->annotate(request.send().then(
       [](capnp::Response<wire::ExpertServer::ForwardResults> response) {
         return copy_tensor_list(response.getOutputs());
@@ -101,8 +104,8 @@ kj::Promise<std::vector<HostTensor>> ExpertClient::backward(
   size.wordCount += message_size_for(grad_outputs).wordCount;
   auto request = impl_->expert.backwardRequest(size);
   request.setUid(uid);
-  encode_tensor_list(inputs, request.initInputs(inputs.size()));
-  encode_tensor_list(grad_outputs, request.initGradOutputs(grad_outputs.size()));
+  encode_tensor_list(inputs, request.initInputs(inputs.size()), *impl_->pins);
+  encode_tensor_list(grad_outputs, request.initGradOutputs(grad_outputs.size()), *impl_->pins);
   return impl_->annotate(request.send().then(
       [](capnp::Response<wire::ExpertServer::BackwardResults> response) {
         return copy_tensor_list(response.getGradInputs());

@@ -16,8 +16,10 @@
 #include "hm/rpc/request_tensors.h"
 #include "hm/rpc/rpc_errors.h"
 #include "hm/rpc/wire_expert.h"
+#include "tensor_lists.h"
 #include "hm/wire/expert.capnp.h"
 #include "frame_limit_stream.h"
+#include "pinned_write_stream.h"
 #include "task_handoff.h"
 
 namespace hm::rpc {
@@ -55,9 +57,10 @@ struct RefusalLogs {
 class ExpertServerImpl final : public wire::ExpertServer::Server {
  public:
   ExpertServerImpl(ExpertHost& host, const ServerLimits& limits, const bool& stopping,
-                   RefusalLogs& refusals, std::shared_ptr<CallState> state)
+                   RefusalLogs& refusals, std::shared_ptr<CallState> state,
+                   std::shared_ptr<SendPins> pins)
       : host_(host), limits_(limits), stopping_(stopping), refusals_(refusals),
-        state_(std::move(state)) {}
+        state_(std::move(state)), pins_(std::move(pins)) {}
 
   kj::Promise<void> info(InfoContext context) override {
     return answer([&]() -> kj::Promise<void> {
@@ -86,10 +89,10 @@ class ExpertServerImpl final : public wire::ExpertServer::Server {
       auto inputs = decode_request_tensors(params.getInputs(), limits_, "forward inputs");
       auto [task_finished, done] = task_handoff();
       host_.submit_forward(uid, std::move(inputs), std::move(done));
-      return task_finished.then([context](TaskOutcome outcome) mutable {
+      return task_finished.then([context, pins = pins_](TaskOutcome outcome) mutable {
         if (!outcome.ok()) throw_remote(outcome.error);
         auto results = context.initResults(message_size_for(outcome.outputs));
-        encode_tensor_list(outcome.outputs, results.initOutputs(outcome.outputs.size()));
+        encode_tensor_list(outcome.outputs, results.initOutputs(outcome.outputs.size()), *pins);
       }).attach(kj::mv(call));
     });
   }
@@ -105,10 +108,11 @@ class ExpertServerImpl final : public wire::ExpertServer::Server {
       tensors.insert(tensors.end(), grads.begin(), grads.end());
       auto [task_finished, done] = task_handoff();
       host_.submit_backward(uid, std::move(tensors), std::move(done));
-      return task_finished.then([context](TaskOutcome outcome) mutable {
+      return task_finished.then([context, pins = pins_](TaskOutcome outcome) mutable {
         if (!outcome.ok()) throw_remote(outcome.error);
         auto results = context.initResults(message_size_for(outcome.outputs));
-        encode_tensor_list(outcome.outputs, results.initGradInputs(outcome.outputs.size()));
+        encode_tensor_list(outcome.outputs, results.initGradInputs(outcome.outputs.size()),
+                           *pins);
       }).attach(kj::mv(call));
     });
   }
@@ -143,6 +147,7 @@ class ExpertServerImpl final : public wire::ExpertServer::Server {
   const bool& stopping_;
   RefusalLogs& refusals_;
   std::shared_ptr<CallState> state_;
+  std::shared_ptr<SendPins> pins_;  // the connection's: responses not written yet
 };
 
 struct Connection {
@@ -238,9 +243,11 @@ struct ExpertRpcServer::Impl : kj::TaskSet::ErrorHandler {
                                         });
     capnp::ReaderOptions options;
     options.traversalLimitInWords = limits.max_message_bytes / sizeof(capnp::word) + 64;
+    auto pins = std::make_shared<SendPins>();
+    stream = kj::heap<PinnedWriteStream>(kj::mv(stream), pins);
     auto state = std::make_shared<CallState>();
     wire::ExpertServer::Client bootstrap =
-        kj::heap<ExpertServerImpl>(host, limits, stopping, refusals, state);
+        kj::heap<ExpertServerImpl>(host, limits, stopping, refusals, state, kj::mv(pins));
     uint64_t id = next_id++;
     auto& connection =
         connections.try_emplace(id, kj::mv(stream), kj::mv(bootstrap), options, state)

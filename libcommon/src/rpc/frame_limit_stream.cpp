@@ -53,7 +53,7 @@ kj::Exception refusal(const std::string& message) {
 
 kj::Promise<size_t> FrameLimitStream::tryRead(void* buffer, size_t min_bytes, size_t max_bytes) {
   if (failed_) return refusal(*failed_);
-  return inner_->tryRead(buffer, min_bytes, max_bytes).then([this, buffer](size_t n) -> size_t {
+  return inner().tryRead(buffer, min_bytes, max_bytes).then([this, buffer](size_t n) -> size_t {
     auto oversized = watch_.feed(static_cast<const unsigned char*>(buffer), n);
     if (oversized) {
       failed_ = fmt::format("a message of {} bytes exceeds the limit of {} MiB (--max-message-mb)",

@@ -10,12 +10,12 @@
 // Threads: the loop thread, like the stream it wraps.
 #pragma once
 
-#include <kj/async-io.h>
-
 #include <cstdint>
 #include <functional>
 #include <optional>
 #include <string>
+
+#include "forwarding_stream.h"
 
 namespace hm::rpc {
 
@@ -40,40 +40,18 @@ class FrameSizeWatch {
   uint64_t body_left_ = 0;     // bytes of the body still to skip
 };
 
-class FrameLimitStream final : public kj::AsyncIoStream {
+class FrameLimitStream final : public ForwardingStream {
  public:
   // `refused(message)` runs once, with the one-line message, when a frame is
   // over `limit_bytes`; the read then fails with that message.
   FrameLimitStream(kj::Own<kj::AsyncIoStream> inner, uint64_t limit_bytes,
                    std::function<void(const std::string&)> refused)
-      : inner_(kj::mv(inner)), watch_(limit_bytes), limit_bytes_(limit_bytes),
+      : ForwardingStream(kj::mv(inner)), watch_(limit_bytes), limit_bytes_(limit_bytes),
         refused_(std::move(refused)) {}
 
   kj::Promise<size_t> tryRead(void* buffer, size_t min_bytes, size_t max_bytes) override;
-  kj::Promise<void> write(const void* buffer, size_t size) override {
-    return inner_->write(buffer, size);
-  }
-  kj::Promise<void> write(kj::ArrayPtr<const kj::ArrayPtr<const kj::byte>> pieces) override {
-    return inner_->write(pieces);
-  }
-  kj::Promise<void> whenWriteDisconnected() override { return inner_->whenWriteDisconnected(); }
-  void shutdownWrite() override { inner_->shutdownWrite(); }
-  void abortRead() override { inner_->abortRead(); }
-  void getsockopt(int level, int option, void* value, kj::uint* length) override {
-    inner_->getsockopt(level, option, value, length);
-  }
-  void setsockopt(int level, int option, const void* value, kj::uint length) override {
-    inner_->setsockopt(level, option, value, length);
-  }
-  void getsockname(struct sockaddr* addr, kj::uint* length) override {
-    inner_->getsockname(addr, length);
-  }
-  void getpeername(struct sockaddr* addr, kj::uint* length) override {
-    inner_->getpeername(addr, length);
-  }
 
  private:
-  kj::Own<kj::AsyncIoStream> inner_;
   FrameSizeWatch watch_;
   uint64_t limit_bytes_;
   std::function<void(const std::string&)> refused_;

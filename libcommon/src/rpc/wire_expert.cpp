@@ -30,30 +30,4 @@ ExpertDescription from_wire(wire::ExpertInfo::Reader info) {
   return description;
 }
 
-void encode_tensor_list(std::span<const HostTensor> tensors,
-                        capnp::List<wire::Tensor>::Builder out) {
-  for (size_t i = 0; i < tensors.size(); ++i) to_wire(tensors[i], out[i]);
-}
-
-std::vector<HostTensor> copy_tensor_list(capnp::List<wire::Tensor>::Reader list) {
-  std::vector<HostTensor> tensors;
-  tensors.reserve(list.size());
-  for (auto reader : list) {
-    HostTensor view = hm::from_wire(reader, nullptr);
-    // A view into the message has no owner; a decompressed tensor owns its
-    // fresh buffer already.
-    tensors.push_back(view.owner ? std::move(view)
-                                 : HostTensor::copy_of(view.dtype, view.shape, view.bytes));
-  }
-  return tensors;
-}
-
-capnp::MessageSize message_size_for(std::span<const HostTensor> tensors) {
-  uint64_t words = 64;
-  for (const auto& tensor : tensors) {
-    words += (tensor.nbytes() + 7) / 8 + tensor.shape.size() + 8;
-  }
-  return {words, 0};
-}
-
 }  // namespace hm::rpc

@@ -2,6 +2,7 @@
 
 #include <cstring>
 
+#include <capnp/orphan.h>
 #include <kj/exception.h>
 
 #include "hm/base/error.h"
@@ -81,6 +82,22 @@ HostTensor decode(wire::Tensor::Reader reader, std::shared_ptr<const void> owner
   return tensor;
 }
 
+// Everything but the data: dtype, shape, compression. Throws hm::Error when
+// `nbytes` (the tensor on the wire) is more than one Data field holds.
+void set_header(const HostTensor& tensor, size_t nbytes, wire::Tensor::Builder out,
+                wire::Compression compression) {
+  if (nbytes > kMaxDataBytes) {
+    fail("{} is {} bytes on the wire, more than a Cap'n Proto Data field holds ({})",
+         describe(tensor), nbytes, kMaxDataBytes);
+  }
+  out.setDtype(to_wire(tensor.dtype));
+  auto shape = out.initShape(static_cast<unsigned>(tensor.shape.size()));
+  for (size_t i = 0; i < tensor.shape.size(); ++i) shape.set(i, tensor.shape[i]);
+  out.setCompression(compression);
+}
+
+constexpr size_t kMinReferencedBytes = 64 * 1024;
+
 }  // namespace
 
 wire::DType to_wire(DType dtype) {
@@ -107,14 +124,7 @@ void to_wire(const HostTensor& tensor, wire::Tensor::Builder out,
   }
   size_t numel = static_cast<size_t>(tensor.numel());
   size_t nbytes = half ? numel * 2 : tensor.nbytes();
-  if (nbytes > kMaxDataBytes) {
-    fail("{} is {} bytes on the wire, more than a Cap'n Proto Data field holds ({})",
-         describe(tensor), nbytes, kMaxDataBytes);
-  }
-  out.setDtype(to_wire(tensor.dtype));
-  auto shape = out.initShape(static_cast<unsigned>(tensor.shape.size()));
-  for (size_t i = 0; i < tensor.shape.size(); ++i) shape.set(i, tensor.shape[i]);
-  out.setCompression(compression);
+  set_header(tensor, nbytes, out, compression);
   auto data = out.initData(nbytes);
   if (nbytes == 0) return;
   if (!half) {
@@ -123,6 +133,21 @@ void to_wire(const HostTensor& tensor, wire::Tensor::Builder out,
   }
   floats_to_halves_clamped(tensor.as<float>(),
                            {reinterpret_cast<uint16_t*>(data.begin()), numel});
+}
+
+bool can_reference_on_wire(const HostTensor& tensor) {
+  return tensor.owner && tensor.nbytes() >= kMinReferencedBytes && tensor.nbytes() % 8 == 0 &&
+         reinterpret_cast<uintptr_t>(tensor.data()) % 8 == 0;
+}
+
+void to_wire_by_reference(const HostTensor& tensor, wire::Tensor::Builder out) {
+  require(can_reference_on_wire(tensor),
+          "{} cannot be sent by reference (it needs an owner and whole, aligned 8-byte words)",
+          describe(tensor));
+  set_header(tensor, tensor.nbytes(), out, wire::Compression::NONE);
+  auto orphanage = capnp::Orphanage::getForMessageContaining(out);
+  capnp::Data::Reader bytes(reinterpret_cast<const kj::byte*>(tensor.data()), tensor.nbytes());
+  out.adoptData(orphanage.referenceExternalData(bytes));
 }
 
 HostTensor from_wire(wire::Tensor::Reader tensor, std::shared_ptr<const void> owner,

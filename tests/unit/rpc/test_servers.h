@@ -25,9 +25,12 @@ inline HostTensor filled(std::vector<int64_t> shape, float value) {
 // Doubles every input on its own thread, like a runtime would.
 class DoublingHost : public ExpertHost {
  public:
-  // Every answer comes `delay` after its task is taken from the queue.
-  explicit DoublingHost(std::chrono::milliseconds delay = {})
-      : delay_(delay), worker_([this] { work(); }) {}
+  // Every answer comes `delay` after its task is taken from the queue; the
+  // experts take float32[rows, width], rows up to max_batch_size.
+  explicit DoublingHost(std::chrono::milliseconds delay = {}, int64_t width = 4,
+                        uint32_t max_batch_size = 8)
+      : delay_(delay), width_(width), max_batch_size_(max_batch_size),
+        worker_([this] { work(); }) {}
   ~DoublingHost() override { stop(); }
 
   std::vector<std::string> uids() const override { return {"dbl.0", "dbl.1"}; }
@@ -37,10 +40,10 @@ class DoublingHost : public ExpertHost {
     ExpertDescription d;
     d.uid = std::string(uid);
     d.expert_cls = "doubling";
-    d.inputs = {TensorSpec{DType::Float32, {-1, 4}}};
-    d.outputs = {TensorSpec{DType::Float32, {-1, 4}}};
+    d.inputs = {TensorSpec{DType::Float32, {-1, width_}}};
+    d.outputs = {TensorSpec{DType::Float32, {-1, width_}}};
     d.steps = steps_;
-    d.max_batch_size = 8;
+    d.max_batch_size = max_batch_size_;
     return d;
   }
 
@@ -114,6 +117,8 @@ class DoublingHost : public ExpertHost {
   bool stopping_ = false;
   std::atomic<uint64_t> steps_ = 0;
   std::chrono::milliseconds delay_;
+  int64_t width_;
+  uint32_t max_batch_size_;
   std::thread worker_;
 };
 

@@ -63,6 +63,48 @@ TEST(WireTensor, RoundTripsEveryDtypeWithoutCopying) {
   }
 }
 
+// A float32 tensor of `n` values i * 0.5, in a buffer of its own.
+HostTensor counting(int64_t n) {
+  auto tensor = HostTensor::uninitialized(DType::Float32, {n});
+  auto* data = reinterpret_cast<float*>(tensor.mutable_data());
+  for (int64_t i = 0; i < n; ++i) data[i] = 0.5f * static_cast<float>(i);
+  return tensor;
+}
+
+TEST(WireTensor, ByReferenceTheTensorsBytesAreASegmentOfTheMessage) {
+  HostTensor tensor = counting(32 * 1024);  // 128 KiB
+  ASSERT_TRUE(can_reference_on_wire(tensor));
+  capnp::MallocMessageBuilder builder;
+  to_wire_by_reference(tensor, builder.initRoot<wire::Tensor>());
+  auto segments = builder.getSegmentsForOutput();
+  ASSERT_EQ(segments.size(), 2u);  // the struct and shape, then the tensor itself
+  EXPECT_EQ(reinterpret_cast<const std::byte*>(segments[1].begin()), tensor.data());
+  EXPECT_EQ(segments[1].size() * sizeof(capnp::word), tensor.nbytes());
+  // What a peer reads is the same tensor, whatever the segments.
+  auto words = capnp::messageToFlatArray(segments);
+  capnp::FlatArrayMessageReader reader(words.asPtr());
+  EXPECT_TRUE(test::same_tensor(from_wire(reader.getRoot<wire::Tensor>(), nullptr), tensor));
+}
+
+TEST(WireTensor, OnlyOwnedAlignedWholeWordTensorsOfSomeSizeAreReferenced) {
+  HostTensor big = counting(32 * 1024);
+  EXPECT_TRUE(can_reference_on_wire(big));
+  EXPECT_FALSE(can_reference_on_wire(counting(1024)));  // 4 KiB: cheaper to copy
+  HostTensor unowned = big;
+  unowned.owner = nullptr;
+  EXPECT_FALSE(can_reference_on_wire(unowned));
+  HostTensor misaligned = big;  // starts 4 bytes in
+  misaligned.bytes = big.bytes.subspan(4, big.nbytes() - 8);
+  misaligned.shape = {32 * 1024 - 2};
+  EXPECT_FALSE(can_reference_on_wire(misaligned));
+  HostTensor ragged = HostTensor::zeros(DType::UInt8, {64 * 1024 + 3});  // not whole words
+  EXPECT_FALSE(can_reference_on_wire(ragged));
+  capnp::MallocMessageBuilder builder;
+  EXPECT_EQ(error_of([&] { to_wire_by_reference(misaligned, builder.initRoot<wire::Tensor>()); }),
+            "float32[32766] cannot be sent by reference (it needs an owner and whole, aligned "
+            "8-byte words)");
+}
+
 TEST(WireTensor, Float16Compression) {
   std::vector<float> values = {1.0f, -2.5f, 1e6f, -std::numeric_limits<float>::infinity(),
                                std::numeric_limits<float>::quiet_NaN(), 0.1f};

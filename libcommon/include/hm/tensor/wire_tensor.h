@@ -2,7 +2,8 @@
 // wire::TensorSchema, DType <-> wire::DType.
 //
 // to_wire copies the tensor's bytes into the message once (initData + one
-// memcpy), or converts them straight into it for `float16` compression.
+// memcpy), or converts them straight into it for `float16` compression;
+// to_wire_by_reference makes the tensor's own bytes a segment of the message.
 // from_wire validates everything a peer controls (dtype enum, shape entries,
 // element count and byte size against TensorLimits, data size exactly
 // numel x dtype size, bool bytes 0/1) and then, for compression `none`,
@@ -33,6 +34,18 @@ DType from_wire(wire::DType dtype);
 // Fills `out` (dtype, shape, compression none, data). Throws hm::Error when the
 // tensor is larger than one Cap'n Proto Data field can hold (2^29 - 1 bytes).
 void to_wire(const HostTensor& tensor, wire::Tensor::Builder out);
+
+// Whether to_wire_by_reference can send `tensor`: it has an owner, its bytes
+// start on an 8-byte boundary and are a whole number of 8-byte words
+// (Cap'n Proto segments are words), and it is large enough (64 KiB) that
+// skipping the copy is worth a segment of its own.
+bool can_reference_on_wire(const HostTensor& tensor);
+
+// Fills `out` like to_wire, but the message refers to the tensor's own bytes
+// instead of a copy (capnp::Orphanage::referenceExternalData): they must stay
+// alive, unchanged, until the message has been written out. Only for a tensor
+// that can_reference_on_wire(); throws hm::Error otherwise.
+void to_wire_by_reference(const HostTensor& tensor, wire::Tensor::Builder out);
 
 // With compression float16, a float32 tensor is sent as IEEE half, each value
 // clamped to +-65504 (NaN stays NaN); other dtypes are refused.

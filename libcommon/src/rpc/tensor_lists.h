@@ -1,0 +1,35 @@
+// Private to hm_rpc. The tensor lists of expert calls, as the client and
+// the server put them into messages and take them out of responses.
+//
+// Loop thread (the connection's), on messages it builds or reads.
+#pragma once
+
+#include <span>
+#include <vector>
+
+#include <capnp/message.h>
+
+#include "hm/tensor/host_tensor.h"
+#include "hm/wire/tensor.capnp.h"
+#include "pinned_write_stream.h"
+
+namespace hm::rpc {
+
+// Puts `tensors` into `out`. Each one that can_reference_on_wire() (large,
+// aligned, owned) is referenced rather than copied and its owner pinned in
+// `pins` until the connection's stream has written the message; the others
+// are copied in (one memcpy each). The pins are added only once every tensor
+// is in, so a tensor that cannot be sent (hm::Error: too large for one
+// message field) leaves `pins` as it was.
+void encode_tensor_list(std::span<const HostTensor> tensors,
+                        capnp::List<wire::Tensor>::Builder out, SendPins& pins);
+
+// Copies each tensor out of the message, so the result outlives it.
+std::vector<HostTensor> copy_tensor_list(capnp::List<wire::Tensor>::Reader list);
+
+// A first-segment size hint that fits what encode_tensor_list copies into
+// the message (metadata, and the bytes of tensors it does not reference),
+// so a request or response is built in one allocation.
+capnp::MessageSize message_size_for(std::span<const HostTensor> tensors);
+
+}  // namespace hm::rpc
