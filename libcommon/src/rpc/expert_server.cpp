@@ -53,6 +53,18 @@ struct RefusalLogs {
   RefusalLog connections{"connections"};
 };
 
+// Cap'n Proto sends no message over the connection's own limit, which is
+// --max-message-mb: refuse such a response naming the flag instead.
+void require_sendable(std::span<const HostTensor> outputs, uint64_t max_message_bytes,
+                      RefusalLog& refusals, std::string_view what) {
+  const uint64_t bytes = message_bytes_bound(outputs);
+  if (bytes <= max_message_bytes) return;
+  std::string message = fmt::format("{}: a response of {} bytes exceeds the limit of {} MiB "
+                                    "(--max-message-mb)", what, bytes, max_message_bytes >> 20);
+  refusals.refused([&] { return "refused a response: " + message; });
+  throw_remote(message);
+}
+
 // The bootstrap capability of one connection.
 class ExpertServerImpl final : public wire::ExpertServer::Server {
  public:
@@ -89,11 +101,9 @@ class ExpertServerImpl final : public wire::ExpertServer::Server {
       auto inputs = decode_request_tensors(params.getInputs(), limits_, "forward inputs");
       auto [task_finished, done] = task_handoff();
       host_.submit_forward(uid, std::move(inputs), std::move(done));
-      return task_finished.then([context, pins = pins_](TaskOutcome outcome) mutable {
-        if (!outcome.ok()) throw_remote(outcome.error);
-        auto results = context.initResults(message_size_for(outcome.outputs));
-        encode_tensor_list(outcome.outputs, results.initOutputs(outcome.outputs.size()), *pins);
-      }).attach(kj::mv(call));
+      return respond(kj::mv(task_finished), context, "forward outputs",
+                     [](auto results, unsigned n) { return results.initOutputs(n); })
+          .attach(kj::mv(call));
     });
   }
 
@@ -108,16 +118,30 @@ class ExpertServerImpl final : public wire::ExpertServer::Server {
       tensors.insert(tensors.end(), grads.begin(), grads.end());
       auto [task_finished, done] = task_handoff();
       host_.submit_backward(uid, std::move(tensors), std::move(done));
-      return task_finished.then([context, pins = pins_](TaskOutcome outcome) mutable {
-        if (!outcome.ok()) throw_remote(outcome.error);
-        auto results = context.initResults(message_size_for(outcome.outputs));
-        encode_tensor_list(outcome.outputs, results.initGradInputs(outcome.outputs.size()),
-                           *pins);
-      }).attach(kj::mv(call));
+      return respond(kj::mv(task_finished), context, "backward grad_inputs",
+                     [](auto results, unsigned n) { return results.initGradInputs(n); })
+          .attach(kj::mv(call));
     });
   }
 
  private:
+  // Fills the call's results, once its task is done, with the task's
+  // outputs in the list that `init_list(results, count)` makes; a failed
+  // task or a response too large to send fails the call instead. The
+  // connection owns the promise; the refusal logs outlive it.
+  template <typename Context, typename InitList>
+  kj::Promise<void> respond(kj::Promise<TaskOutcome> finished, Context context,
+                            std::string_view what, InitList init_list) {
+    return finished.then([context, what, init_list, pins = pins_,
+                          max_bytes = limits_.max_message_bytes,
+                          &refusals = refusals_.requests](TaskOutcome outcome) mutable {
+      if (!outcome.ok()) throw_remote(outcome.error);
+      require_sendable(outcome.outputs, max_bytes, refusals, what);
+      auto results = context.initResults(message_size_for(outcome.outputs));
+      encode_tensor_list(outcome.outputs, init_list(results, outcome.outputs.size()), *pins);
+    });
+  }
+
   // Runs a handler; an hm::Error (or any exception) becomes an RPC exception
   // whose description is the one-line message.
   template <typename F>

@@ -31,13 +31,30 @@ std::vector<HostTensor> copy_tensor_list(capnp::List<wire::Tensor>::Reader list)
   return tensors;
 }
 
+namespace {
+
+// Words for the message's own structure, and for each tensor's struct,
+// shape and pointers.
+constexpr uint64_t kMessageWords = 64;
+constexpr uint64_t kTensorWords = 8;
+
+uint64_t data_words(const HostTensor& tensor) { return (tensor.nbytes() + 7) / 8; }
+
+}  // namespace
+
 capnp::MessageSize message_size_for(std::span<const HostTensor> tensors) {
-  uint64_t words = 64;
+  uint64_t words = kMessageWords;
   for (const auto& tensor : tensors) {
-    words += tensor.shape.size() + 8;
-    if (!can_reference_on_wire(tensor)) words += (tensor.nbytes() + 7) / 8;
+    words += tensor.shape.size() + kTensorWords;
+    if (!can_reference_on_wire(tensor)) words += data_words(tensor);
   }
   return {words, 0};
+}
+
+uint64_t message_bytes_bound(std::span<const HostTensor> tensors) {
+  uint64_t words = kMessageWords;
+  for (const auto& tensor : tensors) words += tensor.shape.size() + kTensorWords + data_words(tensor);
+  return words * sizeof(capnp::word);
 }
 
 }  // namespace hm::rpc

@@ -32,4 +32,8 @@ std::vector<HostTensor> copy_tensor_list(capnp::List<wire::Tensor>::Reader list)
 // so a request or response is built in one allocation.
 capnp::MessageSize message_size_for(std::span<const HostTensor> tensors);
 
+// An upper bound on the bytes of a message that holds `tensors` (referenced
+// or copied) and nothing large besides.
+uint64_t message_bytes_bound(std::span<const HostTensor> tensors);
+
 }  // namespace hm::rpc

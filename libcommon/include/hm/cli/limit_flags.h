@@ -45,7 +45,8 @@ struct ServerLimitFlags {
 inline void add_server_limit_flags(CLI::App& app, ServerLimitFlags& flags) {
   // Cap'n Proto cannot address more than 2^32 words (32 GiB) in one message.
   app.add_option("--max-message-mb", flags.max_message_mb,
-                 "Refuse requests larger than this many MiB (the connection is closed)")
+                 "Refuse requests larger than this many MiB (the connection is closed), "
+                 "and fail calls whose response would be larger")
       ->capture_default_str()
       ->check(CLI::Range(uint64_t{1}, uint64_t{32767}));
   app.add_option("--max-tensor-elements", flags.max_tensor_elements,
