@@ -43,5 +43,11 @@ assert rows[0]['step'] > 300 and rows[-1]['step'] >= 400, rows
 assert rows[-1]['test_accuracy'] > 0.5, rows"
 
 expect_error 1 "no train-images-idx3-ubyte" train --steps 10 --data "$WORK"
-expect_error 1 "resume" train --steps 10 --resume "$WORK/curve.json"
+expect_error 1 "^hm-moe: error: --resume .*/curve.json: not an hm-moe train checkpoint \([0-9]+ bytes, no HMTRAIN1 header\)$" \
+  train --steps 10 --resume "$WORK/curve.json"
+# A damaged checkpoint: one line, nothing trained.
+cp "$WORK/model.pt" "$WORK/damaged.pt"
+printf 'XXXXXXXX' | dd of="$WORK/damaged.pt" bs=1 seek=4096 conv=notrunc status=none
+expect_error 1 "^hm-moe: error: --resume .*/damaged.pt: checksum mismatch" \
+  train --steps 10 --resume "$WORK/damaged.pt"
 stop_server "$SERVER_PID"

@@ -5,13 +5,13 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
-#include <filesystem>
 #include <mutex>
 #include <thread>
 
 #include "hm/base/error.h"
 #include "hm/base/log.h"
 #include "hm/client/mixture.h"
+#include "hm/client/train_state.h"
 #include "hm/data/idx.h"
 #include "hm/torch/torch_bridge.h"
 
@@ -191,45 +191,21 @@ struct Trainer::Impl {
 
   void save(int64_t at_step) {
     if (config.save_path.empty()) return;
-    torch::serialize::OutputArchive archive;
+    TrainState state;
     {
       std::lock_guard lock(mutex);
-      master->save(archive);
-      torch::serialize::OutputArchive optimizer_archive;
-      optimizer->save(optimizer_archive);
-      archive.write("optimizer", optimizer_archive);
+      state = snapshot_train_state(*master, *optimizer, at_step);
     }
-    archive.write("step", torch::tensor(at_step));
-    auto temp = config.save_path + ".tmp";
-    archive.save_to(temp);
-    std::filesystem::rename(temp, config.save_path);  // atomic: never half a file
+    save_train_state(config.save_path, state);
   }
 
   void resume() {
     if (config.resume_path.empty()) return;
-    torch::serialize::InputArchive archive;
-    std::vector<std::vector<int64_t>> shapes;
-    for (const auto& p : master->parameters()) shapes.push_back(p.sizes().vec());
     try {
-      archive.load_from(config.resume_path);
-      master->load(archive);
-      auto loaded = master->parameters();
-      for (size_t i = 0; i < loaded.size(); ++i) {
-        if (loaded[i].sizes().vec() != shapes[i]) {
-          fail("--resume {}: its parameter {} is [{}], this model's is [{}] (same --hidden-dim, "
-               "--blocks and --grid as when it was saved?)", config.resume_path, i,
-               fmt::join(loaded[i].sizes(), ", "), fmt::join(shapes[i], ", "));
-        }
-      }
-      torch::serialize::InputArchive optimizer_archive;
-      archive.read("optimizer", optimizer_archive);
-      optimizer->load(optimizer_archive);
-      torch::Tensor saved_step;
-      archive.read("step", saved_step);
-      step = saved_step.item<int64_t>();
-    } catch (const c10::Error& e) {
-      fail("--resume {}: not a checkpoint of this model ({})", config.resume_path,
-           std::string(e.what_without_backtrace()).substr(0, 200));
+      std::lock_guard lock(mutex);
+      step = restore_train_state(config.resume_path, *master, *optimizer);
+    } catch (const Error& e) {
+      fail("--resume {}", e.what());
     }
     spdlog::info("resumed from {} at step {}", config.resume_path, step.load());
   }

@@ -1,19 +1,13 @@
 #include "hm/moe/checkpoint.h"
 
-#include <torch/csrc/jit/serialization/pickle.h>
-
-#include <cerrno>
-#include <cstring>
-#include <fstream>
-
 #include "hm/base/log.h"
-#include "hm/data/torch_archive.h"
 #include "hm/moe/expert_backend.h"
-#include "optimizer_state.h"
+#include "hm/moe/optimizer_state.h"
+#include "hm/moe/state_file.h"
 
 namespace hm::moe {
 
-using Named = std::vector<std::pair<std::string, torch::Tensor>>;
+using Named = NamedTensors;
 using OptimizerStates = std::vector<std::unique_ptr<torch::optim::OptimizerParamState>>;
 
 // Tensors by reference (a view of a live backend, for where no batch runs)
@@ -30,11 +24,7 @@ namespace {
 using c10::IValue;
 using c10::ivalue::Tuple;
 
-constexpr std::string_view kMagic = "HMCKPT02";
 constexpr std::string_view kOldMagic = "HMCKPT01";
-constexpr size_t kFrameBytes = 24;  // magic, payload size, payload checksum
-constexpr std::string_view kTag = "hm checkpoint";
-constexpr int64_t kFormat = 2;
 
 // Where each field sits in the payload's tuple.
 enum Field : size_t {
@@ -54,76 +44,13 @@ enum Field : size_t {
   kFields
 };
 
-void put_u64(char* out, uint64_t value) {
-  for (int i = 0; i < 8; ++i) out[i] = static_cast<char>((value >> (8 * i)) & 0xff);
-}
-
-uint64_t get_u64(const char* in) {
-  uint64_t value = 0;
-  for (int i = 0; i < 8; ++i) value |= uint64_t{static_cast<unsigned char>(in[i])} << (8 * i);
-  return value;
-}
-
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw CorruptCheckpoint(fmt::format("{}: cannot open: {}", path, std::strerror(errno)));
-  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (in.bad()) throw CorruptCheckpoint(fmt::format("{}: cannot read", path));
-  return bytes;
-}
-
-// The payload of a checkpoint file after checking its frame.
-std::string_view checked_payload(const std::string& path, const std::string& file) {
-  const std::string_view magic = std::string_view(file).substr(0, kMagic.size());
-  if (magic == kOldMagic) {
-    throw CorruptCheckpoint(fmt::format(
-        "{}: checkpoint format 1 ({}), written by an earlier hm: no longer read, since "
-        "LibTorch compiles the code inside it (and crashes on crafted code)",
-        path, kOldMagic));
-  }
-  if (file.size() < kFrameBytes || magic != kMagic) {
-    throw CorruptCheckpoint(fmt::format("{}: not an hm checkpoint ({} bytes, no {} header)", path,
-                                        file.size(), kMagic));
-  }
-  const uint64_t size = get_u64(file.data() + 8);
-  const uint64_t available = file.size() - kFrameBytes;
-  if (size != available) {
-    throw CorruptCheckpoint(fmt::format("{}: {}: header says {} bytes of data, file has {}", path,
-                                        size > available ? "truncated" : "trailing data", size,
-                                        available));
-  }
-  const std::string_view payload(file.data() + kFrameBytes, available);
-  const uint64_t want = get_u64(file.data() + 16);
-  const uint64_t got = checksum64(std::as_bytes(std::span(payload.data(), payload.size())));
-  if (want != got) {
-    throw CorruptCheckpoint(
-        fmt::format("{}: checksum mismatch (header {:016x}, data {:016x})", path, want, got));
-  }
-  return payload;
-}
-
-// Runs `read`, turning what torch throws (c10::Error for a value of the
-// wrong type, other std::exceptions) into CorruptCheckpoint "<path>: <what>:
-// ...". hm's own errors pass through.
-template <typename Read>
-void read_archive(const std::string& path, std::string_view what, Read&& read) {
-  try {
-    read();
-  } catch (const Error&) {
-    throw;
-  } catch (const c10::Error& error) {
-    throw CorruptCheckpoint(
-        fmt::format("{}: {}: {}", path, what, error.what_without_backtrace()));
-  } catch (const std::exception& error) {
-    throw CorruptCheckpoint(fmt::format("{}: {}: {}", path, what, error.what()));
-  }
-}
+constexpr StateKind kCheckpoint{"HMCKPT02", "hm checkpoint", "hm checkpoint", 2, kFields};
 
 // A checked, parsed checkpoint: its header and the payload's fields.
 struct Parsed {
   CheckpointHeader header;
-  IValue root;
-  const IValue& at(Field field) const { return root.toTupleRef().elements().asArrayRef()[field]; }
+  std::vector<IValue> fields;
+  const IValue& at(Field field) const { return fields[field]; }
 };
 
 uint64_t read_count(const std::string& path, const IValue& value, const char* what) {
@@ -133,28 +60,16 @@ uint64_t read_count(const std::string& path, const IValue& value, const char* wh
 }
 
 void parse(const std::string& path, Parsed& out) {
-  const std::string file = read_file(path);
-  const auto payload = checked_payload(path, file);
-  // LibTorch believes the sizes an archive declares: bound them first, and
-  // let its pickles name nothing but tensors.
-  try {
-    data::check_torch_archive(std::as_bytes(std::span(payload.data(), payload.size())),
-                              data::PickleGlobals::kTensorsOnly);
-  } catch (const Error& error) {
-    throw CorruptCheckpoint(fmt::format("{}: unreadable archive: {}", path, error.what()));
+  const std::string file = read_state_bytes(path);
+  if (std::string_view(file).substr(0, kOldMagic.size()) == kOldMagic) {
+    throw CorruptCheckpoint(fmt::format(
+        "{}: checkpoint format 1 ({}), written by an earlier hm: no longer read, since "
+        "LibTorch compiles the code inside it (and crashes on crafted code)",
+        path, kOldMagic));
   }
-  read_archive(path, "unreadable archive", [&] {
-    out.root = torch::pickle_load(std::vector<char>(payload.begin(), payload.end()));
-    const auto fields = out.root.toTupleRef().elements().asArrayRef();
-    if (fields.size() != kFields || !fields[kTagAt].isString() ||
-        fields[kTagAt].toStringRef() != kTag) {
-      throw CorruptCheckpoint(fmt::format("{}: not an hm checkpoint archive", path));
-    }
-    const int64_t format = fields[kFormatAt].toInt();
-    if (format != kFormat) {
-      throw CorruptCheckpoint(
-          fmt::format("{}: checkpoint format {} (this hm reads {})", path, format, kFormat));
-    }
+  out.fields = parse_state(path, file, kCheckpoint);
+  read_state(path, "unreadable archive", [&] {
+    const auto& fields = out.fields;
     auto& header = out.header;
     header.uid = fields[kUidAt].toStringRef();
     header.expert_cls = fields[kClsAt].toStringRef();
@@ -165,68 +80,13 @@ void parse(const std::string& path, Parsed& out) {
   });
 }
 
-IValue names_of(const Named& named) {
-  std::vector<IValue> names;
-  for (const auto& [name, tensor] : named) names.emplace_back(name);
-  return Tuple::create(std::move(names));
-}
-
-IValue tensors_of(const Named& named) {
-  std::vector<IValue> tensors;
-  for (const auto& [name, tensor] : named) tensors.emplace_back(tensor.detach());
-  return Tuple::create(std::move(tensors));
-}
-
 // The saved tensors of `what` ("parameter", "buffer"), checked against the
-// module's: same names, shapes and dtypes, each inside its storage.
+// module's (read_named_tensors).
 std::vector<torch::Tensor> read_named(const std::string& path, const Parsed& parsed,
                                       const std::string& what, Field names_at, Field tensors_at,
                                       const Named& current) {
-  std::vector<std::string> names;
-  std::vector<torch::Tensor> tensors;
-  read_archive(path, "unreadable " + what + "s", [&] {
-    for (const auto& name : parsed.at(names_at).toTupleRef().elements()) {
-      names.push_back(name.toStringRef());
-    }
-    for (const auto& tensor : parsed.at(tensors_at).toTupleRef().elements()) {
-      tensors.push_back(tensor.toTensor());
-    }
-  });
-  if (names.size() != tensors.size()) {
-    throw CorruptCheckpoint(
-        fmt::format("{}: {} {} names but {} tensors", path, names.size(), what, tensors.size()));
-  }
-  require(names.size() == current.size(), "{}: {} {}s in the checkpoint, {} in this {} expert",
-          path, names.size(), what, current.size(), parsed.header.expert_cls);
-  for (size_t i = 0; i < names.size(); ++i) {
-    const auto& [name, tensor] = current[i];
-    require(names[i] == name, "{}: {} {} is '{}' in the checkpoint, '{}' here", path, what, i,
-            names[i], name);
-    require(tensors[i].sizes() == tensor.sizes() && tensors[i].dtype() == tensor.dtype(),
-            "{}: {} {} is {} in the checkpoint, {} here", path, what, name,
-            describe_tensor(tensors[i]), describe_tensor(tensor));
-    require_inside_storage(path, what + " " + name, tensors[i]);
-  }
-  return tensors;
-}
-
-// The optimizer states saved for `parameters`, each checked (see
-// load_optimizer_state); nullptr where a parameter has none.
-OptimizerStates read_optimizer_states(
-    const std::string& path, const Parsed& parsed, const torch::optim::Optimizer& optimizer,
-    const Named& parameters) {
-  OptimizerStates states;
-  read_archive(path, "unreadable optimizer state", [&] {
-    const auto& saved = parsed.at(kOptimizerStatesAt).toTupleRef().elements();
-    if (saved.size() != parameters.size()) {
-      throw CorruptCheckpoint(fmt::format("{}: optimizer state for {} parameters, not {}", path,
-                                          saved.size(), parameters.size()));
-    }
-    for (size_t i = 0; i < saved.size(); ++i) {
-      states.push_back(load_optimizer_state(path, saved[i], optimizer, parameters[i].second));
-    }
-  });
-  return states;
+  return read_named_tensors(path, what, parsed.at(names_at), parsed.at(tensors_at), current,
+                            "this " + parsed.header.expert_cls + " expert");
 }
 
 // The state of `backend`: by reference (no copies), or copied to host memory.
@@ -263,26 +123,14 @@ std::shared_ptr<const CheckpointSnapshot> take_snapshot(ExpertBackend& backend,
 
 std::string serialize_checkpoint(const CheckpointSnapshot& snapshot) {
   const auto& header = snapshot.header;
-  const auto root = Tuple::create({IValue(std::string(kTag)),
-                                   IValue(kFormat),
-                                   IValue(header.uid),
-                                   IValue(header.expert_cls),
-                                   IValue(header.optimizer),
-                                   IValue(header.hidden_dim),
-                                   IValue(static_cast<int64_t>(header.steps)),
-                                   IValue(static_cast<int64_t>(header.examples_processed)),
-                                   names_of(snapshot.parameters),
-                                   tensors_of(snapshot.parameters),
-                                   names_of(snapshot.buffers),
-                                   tensors_of(snapshot.buffers),
-                                   Tuple::create(snapshot.optimizer_states)});
-  const std::vector<char> payload = torch::pickle_save(root);
-  std::string out(kFrameBytes + payload.size(), '\0');
-  std::memcpy(out.data(), kMagic.data(), kMagic.size());
-  put_u64(out.data() + 8, payload.size());
-  put_u64(out.data() + 16, checksum64(std::as_bytes(std::span(payload.data(), payload.size()))));
-  std::memcpy(out.data() + kFrameBytes, payload.data(), payload.size());
-  return out;
+  const auto root = state_root(
+      kCheckpoint,
+      {IValue(header.uid), IValue(header.expert_cls), IValue(header.optimizer),
+       IValue(header.hidden_dim), IValue(static_cast<int64_t>(header.steps)),
+       IValue(static_cast<int64_t>(header.examples_processed)), names_of(snapshot.parameters),
+       tensors_of(snapshot.parameters), names_of(snapshot.buffers), tensors_of(snapshot.buffers),
+       Tuple::create(snapshot.optimizer_states)});
+  return frame_state(kCheckpoint, root);
 }
 
 std::string serialize_checkpoint(ExpertBackend& backend, int64_t hidden_dim) {
@@ -320,7 +168,9 @@ CheckpointHeader restore_checkpoint(ExpertBackend& backend, int64_t hidden_dim,
   auto* optimizer = backend.optimizer();
   const bool same_optimizer = optimizer != nullptr && header.optimizer == options.optimizer.name;
   auto states =
-      same_optimizer ? read_optimizer_states(path, parsed, *optimizer, params) : OptimizerStates{};
+      same_optimizer
+          ? load_optimizer_states(path, parsed.at(kOptimizerStatesAt), *optimizer, params)
+          : OptimizerStates{};
   // Everything is checked: only now does the backend change.
   {
     torch::NoGradGuard no_grad;
@@ -330,12 +180,7 @@ CheckpointHeader restore_checkpoint(ExpertBackend& backend, int64_t hidden_dim,
   if (same_optimizer) {
     // The configured options (lr...) stay: a checkpoint holds only the state.
     for (size_t i = 0; i < params.size(); ++i) {
-      const auto key = optimizer_state_key(params[i].second);
-      if (states[i] == nullptr) {
-        optimizer->state().erase(key);
-      } else {
-        optimizer->state()[key] = std::move(states[i]);
-      }
+      set_optimizer_state(*optimizer, params[i].second, std::move(states[i]));
     }
   } else if (optimizer != nullptr) {
     spdlog::warn("{}: saved with optimizer {}, now {}: starting {}'s state afresh", path,

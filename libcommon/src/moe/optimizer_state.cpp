@@ -1,10 +1,11 @@
-#include "optimizer_state.h"
+#include "hm/moe/optimizer_state.h"
 
 #include <torch/optim/adam.h>
 #include <torch/optim/sgd.h>
 
 #include "hm/base/error.h"
 #include "hm/moe/checkpoint.h"
+#include "hm/moe/state_file.h"
 #include "hm/torch/torch_bridge.h"
 
 namespace hm::moe {
@@ -27,6 +28,16 @@ torch::Tensor host_copy(const torch::Tensor& tensor) {
 
 std::string optimizer_state_key(const torch::Tensor& parameter) {
   return c10::guts::to_string(parameter.unsafeGetTensorImpl());
+}
+
+void set_optimizer_state(torch::optim::Optimizer& optimizer, const torch::Tensor& parameter,
+                         std::unique_ptr<torch::optim::OptimizerParamState> state) {
+  const auto key = optimizer_state_key(parameter);
+  if (state == nullptr) {
+    optimizer.state().erase(key);
+  } else {
+    optimizer.state()[key] = std::move(state);
+  }
 }
 
 std::string describe_tensor(const torch::Tensor& tensor) {
@@ -115,6 +126,23 @@ std::unique_ptr<torch::optim::OptimizerParamState> load_optimizer_state(
   }
   throw CorruptCheckpoint(fmt::format("{}: optimizer state '{}' of {} items, not this optimizer's",
                                       path, kind, items.size()));
+}
+
+std::vector<std::unique_ptr<torch::optim::OptimizerParamState>> load_optimizer_states(
+    const std::string& path, const IValue& saved, const torch::optim::Optimizer& optimizer,
+    const std::vector<std::pair<std::string, torch::Tensor>>& parameters) {
+  std::vector<std::unique_ptr<torch::optim::OptimizerParamState>> states;
+  read_state(path, "unreadable optimizer state", [&] {
+    const auto& each = saved.toTupleRef().elements();
+    if (each.size() != parameters.size()) {
+      throw CorruptCheckpoint(fmt::format("{}: optimizer state for {} parameters, not {}", path,
+                                          each.size(), parameters.size()));
+    }
+    for (size_t i = 0; i < each.size(); ++i) {
+      states.push_back(load_optimizer_state(path, each[i], optimizer, parameters[i].second));
+    }
+  });
+  return states;
 }
 
 }  // namespace hm::moe

@@ -3,21 +3,16 @@
 // (Adam's exp_avg, exp_avg_sq and step; SGD's momentum), the step count and
 // the examples processed.
 //
-// File layout (little-endian):
-//   "HMCKPT02"            8 bytes of magic
-//   payload size          uint64
-//   payload checksum      uint64 (checksum64 below)
-//   payload               what torch::pickle_save writes (a zip: data.pkl
-//                         and one record per tensor storage) for the tuple
-//                         ("hm checkpoint", 2, uid, expert_cls, optimizer,
-//                         hidden_dim, steps, examples, parameter names,
-//                         parameters, buffer names, buffers, optimizer
-//                         state per parameter: see optimizer_state.h)
-// Only strings, ints, None, tuples and tensors: reading it, LibTorch never
-// resolves a class, parses a type or compiles code, and every size it
-// declares is checked before LibTorch sees it (hm/data/torch_archive.h);
-// loaded tensors are checked against their storage. Format 1 (HMCKPT01, a
-// TorchScript archive LibTorch would compile) is refused as corrupt.
+// File layout: a state file (hm/moe/state_file.h: frame with checksum, then
+// what torch::pickle_save writes) with magic "HMCKPT02", whose root is the
+// tuple ("hm checkpoint", 2, uid, expert_cls, optimizer, hidden_dim, steps,
+// examples, parameter names, parameters, buffer names, buffers, optimizer
+// state per parameter: see optimizer_state.h). Only strings, ints, None,
+// tuples and tensors: reading it, LibTorch never resolves a class, parses a
+// type or compiles code, and every size it declares is checked before
+// LibTorch sees it (hm/data/torch_archive.h); loaded tensors are checked
+// against their storage. Format 1 (HMCKPT01, a TorchScript archive LibTorch
+// would compile) is refused as corrupt.
 // A file that is shorter or longer than its header says, or whose checksum
 // differs, is corrupt: a save cut short by a crash can never pass for a good
 // checkpoint. Saves are atomic besides: write_file_atomically writes a temp

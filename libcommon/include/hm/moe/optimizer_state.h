@@ -4,11 +4,14 @@
 //   ()                                       no state (no step taken yet)
 //   ("adam", step, exp_avg, exp_avg_sq, max_exp_avg_sq or None)
 //   ("sgd", momentum_buffer or None)
-// Private to the checkpoint code. Thread rules: those of the optimizer.
+// For the files of hm/moe/state_file.h: expert checkpoints (checkpoint.h)
+// and hm-moe train's --save. Thread rules: those of the optimizer.
 #pragma once
 
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include <ATen/core/ivalue.h>
 #include <torch/optim/optimizer.h>
@@ -17,6 +20,11 @@ namespace hm::moe {
 
 // The key under which torch's optimizers keep a parameter's state.
 std::string optimizer_state_key(const torch::Tensor& parameter);
+
+// Makes `state` (from load_optimizer_state) `parameter`'s state in
+// `optimizer`; nullptr clears it.
+void set_optimizer_state(torch::optim::Optimizer& optimizer, const torch::Tensor& parameter,
+                         std::unique_ptr<torch::optim::OptimizerParamState> state);
 
 // `parameter`'s state in `optimizer` as a tuple; `copy` makes host copies
 // of its tensors (else they are the live ones, detached). Throws hm::Error
@@ -32,6 +40,13 @@ c10::IValue save_optimizer_state(const torch::optim::Optimizer& optimizer,
 std::unique_ptr<torch::optim::OptimizerParamState> load_optimizer_state(
     const std::string& path, const c10::IValue& saved, const torch::optim::Optimizer& optimizer,
     const torch::Tensor& parameter);
+
+// One state per parameter of `parameters` (each: load_optimizer_state) from
+// `saved`, a tuple of saved states. Throws CorruptCheckpoint "<path>: ..."
+// for a count other than the parameters' or a malformed tuple.
+std::vector<std::unique_ptr<torch::optim::OptimizerParamState>> load_optimizer_states(
+    const std::string& path, const c10::IValue& saved, const torch::optim::Optimizer& optimizer,
+    const std::vector<std::pair<std::string, torch::Tensor>>& parameters);
 
 // LibTorch 1.13 gives a loaded tensor the sizes, strides and offset its
 // archive says, unchecked against the storage under it (whose size the
