@@ -6,6 +6,7 @@
 #include "hm/rpc/rpc_errors.h"
 #include "hm/rpc/wire_expert.h"
 #include "pinned_write_stream.h"
+#include "shared_message_stream.h"
 #include "tensor_lists.h"
 
 namespace hm::rpc {
@@ -15,7 +16,9 @@ struct ExpertClient::Impl {
       : server(std::move(server_in)),
         pins(std::make_shared<SendPins>()),
         stream(kj::heap<PinnedWriteStream>(kj::mv(stream_in), pins)),
-        network(*stream, capnp::rpc::twoparty::Side::CLIENT, reader_options()),
+        incoming(std::make_shared<IncomingBuffers>()),
+        messages(*stream, incoming),
+        network(messages, capnp::rpc::twoparty::Side::CLIENT, reader_options()),
         rpc(capnp::makeRpcClient(network)),
         expert(bootstrap()) {}
 
@@ -50,6 +53,8 @@ struct ExpertClient::Impl {
   HostPort server;
   std::shared_ptr<SendPins> pins;  // of requests not written yet
   kj::Own<kj::AsyncIoStream> stream;
+  std::shared_ptr<IncomingBuffers> incoming;  // responses, which outputs may view
+  SharedMessageStream messages;
   capnp::TwoPartyVatNetwork network;
   capnp::RpcSystem<capnp::rpc::twoparty::VatId> rpc;
   wire::ExpertServer::Client expert;
@@ -92,8 +97,8 @@ kj::Promise<std::vector<HostTensor>> ExpertClient::forward(const std::string& ui
   request.setUid(uid);
   encode_tensor_list(inputs, request.initInputs(inputs.size()), *impl_->pins);
   return impl_->annotate(request.send().then(
-      [](capnp::Response<wire::ExpertServer::ForwardResults> response) {
-        return copy_tensor_list(response.getOutputs());
+      [incoming = impl_->incoming](capnp::Response<wire::ExpertServer::ForwardResults> response) {
+        return read_tensor_list(response.getOutputs(), *incoming);
       }));
 }
 
@@ -107,8 +112,8 @@ kj::Promise<std::vector<HostTensor>> ExpertClient::backward(
   encode_tensor_list(inputs, request.initInputs(inputs.size()), *impl_->pins);
   encode_tensor_list(grad_outputs, request.initGradOutputs(grad_outputs.size()), *impl_->pins);
   return impl_->annotate(request.send().then(
-      [](capnp::Response<wire::ExpertServer::BackwardResults> response) {
-        return copy_tensor_list(response.getGradInputs());
+      [incoming = impl_->incoming](capnp::Response<wire::ExpertServer::BackwardResults> response) {
+        return read_tensor_list(response.getGradInputs(), *incoming);
       }));
 }
 

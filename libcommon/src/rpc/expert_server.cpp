@@ -20,6 +20,7 @@
 #include "hm/wire/expert.capnp.h"
 #include "frame_limit_stream.h"
 #include "pinned_write_stream.h"
+#include "shared_message_stream.h"
 #include "task_handoff.h"
 
 namespace hm::rpc {
@@ -70,9 +71,9 @@ class ExpertServerImpl final : public wire::ExpertServer::Server {
  public:
   ExpertServerImpl(ExpertHost& host, const ServerLimits& limits, const bool& stopping,
                    RefusalLogs& refusals, std::shared_ptr<CallState> state,
-                   std::shared_ptr<SendPins> pins)
+                   std::shared_ptr<SendPins> pins, std::shared_ptr<IncomingBuffers> incoming)
       : host_(host), limits_(limits), stopping_(stopping), refusals_(refusals),
-        state_(std::move(state)), pins_(std::move(pins)) {}
+        state_(std::move(state)), pins_(std::move(pins)), incoming_(std::move(incoming)) {}
 
   kj::Promise<void> info(InfoContext context) override {
     return answer([&]() -> kj::Promise<void> {
@@ -98,7 +99,8 @@ class ExpertServerImpl final : public wire::ExpertServer::Server {
       auto params = context.getParams();
       std::string uid = params.getUid();
       auto call = admit_call();
-      auto inputs = decode_request_tensors(params.getInputs(), limits_, "forward inputs");
+      auto inputs = decode_request_tensors(params.getInputs(), limits_, "forward inputs",
+                                           message_owner(params.getInputs(), *incoming_));
       auto [task_finished, done] = task_handoff();
       host_.submit_forward(uid, std::move(inputs), std::move(done));
       return respond(kj::mv(task_finished), context, "forward outputs",
@@ -112,9 +114,11 @@ class ExpertServerImpl final : public wire::ExpertServer::Server {
       auto params = context.getParams();
       std::string uid = params.getUid();
       auto call = admit_call();
-      auto tensors = decode_request_tensors(params.getInputs(), limits_, "backward inputs");
+      auto owner = message_owner(params.getInputs(), *incoming_);
+      if (!owner) owner = message_owner(params.getGradOutputs(), *incoming_);
+      auto tensors = decode_request_tensors(params.getInputs(), limits_, "backward inputs", owner);
       auto grads = decode_request_tensors(params.getGradOutputs(), limits_,
-                                          "backward grad_outputs");
+                                          "backward grad_outputs", owner);
       tensors.insert(tensors.end(), grads.begin(), grads.end());
       auto [task_finished, done] = task_handoff();
       host_.submit_backward(uid, std::move(tensors), std::move(done));
@@ -172,17 +176,21 @@ class ExpertServerImpl final : public wire::ExpertServer::Server {
   RefusalLogs& refusals_;
   std::shared_ptr<CallState> state_;
   std::shared_ptr<SendPins> pins_;  // the connection's: responses not written yet
+  std::shared_ptr<IncomingBuffers> incoming_;  // the connection's requests, for views
 };
 
 struct Connection {
-  Connection(kj::Own<kj::AsyncIoStream> stream_in, capnp::Capability::Client bootstrap,
-             capnp::ReaderOptions options, std::shared_ptr<CallState> state_in)
+  Connection(kj::Own<kj::AsyncIoStream> stream_in, std::shared_ptr<IncomingBuffers> incoming,
+             capnp::Capability::Client bootstrap, capnp::ReaderOptions options,
+             std::shared_ptr<CallState> state_in)
       : stream(kj::mv(stream_in)),
-        network(*stream, capnp::rpc::twoparty::Side::SERVER, options),
+        messages(*stream, std::move(incoming)),
+        network(messages, capnp::rpc::twoparty::Side::SERVER, options),
         rpc(capnp::makeRpcServer(network, kj::mv(bootstrap))),
         state(std::move(state_in)) {}
 
   kj::Own<kj::AsyncIoStream> stream;
+  SharedMessageStream messages;
   capnp::TwoPartyVatNetwork network;
   capnp::RpcSystem<capnp::rpc::twoparty::VatId> rpc;
   std::shared_ptr<CallState> state;
@@ -269,12 +277,14 @@ struct ExpertRpcServer::Impl : kj::TaskSet::ErrorHandler {
     options.traversalLimitInWords = limits.max_message_bytes / sizeof(capnp::word) + 64;
     auto pins = std::make_shared<SendPins>();
     stream = kj::heap<PinnedWriteStream>(kj::mv(stream), pins);
+    auto incoming = std::make_shared<IncomingBuffers>();
     auto state = std::make_shared<CallState>();
-    wire::ExpertServer::Client bootstrap =
-        kj::heap<ExpertServerImpl>(host, limits, stopping, refusals, state, kj::mv(pins));
+    wire::ExpertServer::Client bootstrap = kj::heap<ExpertServerImpl>(
+        host, limits, stopping, refusals, state, kj::mv(pins), incoming);
     uint64_t id = next_id++;
     auto& connection =
-        connections.try_emplace(id, kj::mv(stream), kj::mv(bootstrap), options, state)
+        connections
+            .try_emplace(id, kj::mv(stream), kj::mv(incoming), kj::mv(bootstrap), options, state)
             .first->second;
     connection.watch = connection.network.onDisconnect()
                            .then([this, id] {

@@ -40,22 +40,24 @@ void check_declared_size(wire::Tensor::Reader tensor, const ServerLimits& limits
 
 }  // namespace
 
-std::vector<HostTensor> decode_request_tensors(capnp::List<wire::Tensor>::Reader list,
-                                               const ServerLimits& limits,
-                                               std::string_view what) {
+std::vector<HostTensor> decode_request_tensors(
+    capnp::List<wire::Tensor>::Reader list, const ServerLimits& limits, std::string_view what,
+    const std::shared_ptr<const void>& message_owner) {
   require(list.size() <= limits.max_tensors,
           "{}: {} tensors exceed the limit of {} (--max-tensors)", what, list.size(),
           limits.max_tensors);
   TensorLimits tensor_limits;
   tensor_limits.max_elements = limits.max_elements;
   tensor_limits.max_bytes = limits.max_tensor_bytes;
-  // Tensors are copies, not views into the request message: the RPC system
-  // frees the message when the client disconnects (or its connection is
-  // dropped) while the runtime may still be reading the tensors on another
-  // thread; the ASan build caught that (tests/unit/rpc/disconnect_test.cpp).
-  // A view lives only within this call, to be copied (one memcpy per tensor,
-  // no zero-filling) and, unless --allow-nonfinite, scanned in the same pass.
+  // Without an owner of the message's bytes, tensors are copies, not views
+  // into the request message: the RPC system frees the message when the
+  // client disconnects (or its connection is dropped) while the runtime may
+  // still be reading the tensors on another thread; the ASan build caught
+  // that (tests/unit/rpc/disconnect_test.cpp). A view then lives only within
+  // this call, to be copied (one memcpy per tensor, no zero-filling) and,
+  // unless --allow-nonfinite, scanned in the same pass.
   static const auto borrowed = std::make_shared<const int>(0);
+  const auto& owner = message_owner ? message_owner : borrowed;
   std::vector<HostTensor> tensors;
   tensors.reserve(list.size());
   std::optional<std::pair<NonFinite, size_t>> non_finite;  // the first, and its tensor
@@ -63,9 +65,9 @@ std::vector<HostTensor> decode_request_tensors(capnp::List<wire::Tensor>::Reader
     try {
       auto reader = list[i];
       check_declared_size(reader, limits);
-      HostTensor view = from_wire(reader, borrowed, tensor_limits);
+      HostTensor view = from_wire(reader, owner, tensor_limits);
       std::optional<NonFinite> bad;
-      if (view.owner != borrowed) {  // decoded into a buffer of its own already
+      if (view.owner != borrowed) {  // a view that holds its bytes, or a buffer of its own
         if (limits.reject_nonfinite) bad = find_non_finite(view);
         tensors.push_back(std::move(view));
       } else if (limits.reject_nonfinite) {

@@ -18,13 +18,24 @@ void encode_tensor_list(std::span<const HostTensor> tensors,
   for (const HostTensor* tensor : referenced) pins.pin(tensor->data(), tensor->owner);
 }
 
-std::vector<HostTensor> copy_tensor_list(capnp::List<wire::Tensor>::Reader list) {
+std::shared_ptr<const void> message_owner(capnp::List<wire::Tensor>::Reader list,
+                                          const IncomingBuffers& buffers) {
+  for (auto tensor : list) {
+    auto data = tensor.getData();
+    if (data.size() > 0) return buffers.owner_of(data.begin(), data.size());
+  }
+  return nullptr;
+}
+
+std::vector<HostTensor> read_tensor_list(capnp::List<wire::Tensor>::Reader list,
+                                         const IncomingBuffers& buffers) {
+  const auto owner = message_owner(list, buffers);
   std::vector<HostTensor> tensors;
   tensors.reserve(list.size());
   for (auto reader : list) {
-    HostTensor view = hm::from_wire(reader, nullptr);
-    // A view into the message has no owner; a decompressed tensor owns its
-    // fresh buffer already.
+    HostTensor view = hm::from_wire(reader, owner);
+    // Without an owner a view into the message has none; a decompressed or
+    // misaligned tensor owns its fresh buffer already.
     tensors.push_back(view.owner ? std::move(view)
                                  : HostTensor::copy_of(view.dtype, view.shape, view.bytes));
   }
@@ -53,7 +64,9 @@ capnp::MessageSize message_size_for(std::span<const HostTensor> tensors) {
 
 uint64_t message_bytes_bound(std::span<const HostTensor> tensors) {
   uint64_t words = kMessageWords;
-  for (const auto& tensor : tensors) words += tensor.shape.size() + kTensorWords + data_words(tensor);
+  for (const auto& tensor : tensors) {
+    words += tensor.shape.size() + kTensorWords + data_words(tensor);
+  }
   return words * sizeof(capnp::word);
 }
 

@@ -1,5 +1,6 @@
 // Private to hm_rpc. The tensor lists of expert calls, as the client and
-// the server put them into messages and take them out of responses.
+// the server put them into messages and the client takes them out of
+// responses (the server's side of requests: hm/rpc/request_tensors.h).
 //
 // Loop thread (the connection's), on messages it builds or reads.
 #pragma once
@@ -12,6 +13,7 @@
 #include "hm/tensor/host_tensor.h"
 #include "hm/wire/tensor.capnp.h"
 #include "pinned_write_stream.h"
+#include "shared_message_stream.h"
 
 namespace hm::rpc {
 
@@ -24,8 +26,15 @@ namespace hm::rpc {
 void encode_tensor_list(std::span<const HostTensor> tensors,
                         capnp::List<wire::Tensor>::Builder out, SendPins& pins);
 
-// Copies each tensor out of the message, so the result outlives it.
-std::vector<HostTensor> copy_tensor_list(capnp::List<wire::Tensor>::Reader list);
+// The shared owner of the buffer that `list`'s message was read into, from
+// `buffers` (the connection's); nullptr when there is none to share.
+std::shared_ptr<const void> message_owner(capnp::List<wire::Tensor>::Reader list,
+                                          const IncomingBuffers& buffers);
+
+// The tensors of `list`, so that they outlive its message: views that hold
+// the message's buffer when `buffers` has it, else copies.
+std::vector<HostTensor> read_tensor_list(capnp::List<wire::Tensor>::Reader list,
+                                         const IncomingBuffers& buffers);
 
 // A first-segment size hint that fits what encode_tensor_list copies into
 // the message (metadata, and the bytes of tensors it does not reference),

@@ -1,7 +1,9 @@
 // Calls whose request message goes away while the host still holds their
 // tensors: a client hanging up mid-call, the server shutting down mid-call.
 // Under AddressSanitizer a request tensor that is a view into the freed
-// message fails these tests (request_tensors.cpp copies for that reason).
+// message fails these tests: the server's tensors view the buffer the
+// message was read into, which they share (shared_message_stream.h), never
+// the message itself.
 // The server must also keep serving the clients that stay.
 #include <gtest/gtest.h>
 

@@ -4,6 +4,7 @@
 // call besides the uid.
 #pragma once
 
+#include <memory>
 #include <string_view>
 #include <vector>
 
@@ -13,9 +14,11 @@
 
 namespace hm::rpc {
 
-// Returns copies that own their bytes, so they may outlive the request
-// message: the RPC system frees it when the client disconnects mid-call,
-// while the runtime may still hold the tensors. Throws hm::Error naming
+// Returns tensors that may outlive the request message (the RPC system
+// frees it when the client disconnects mid-call, while the runtime may still
+// hold the tensors): views that hold `message_owner` when one is given (a
+// shared owner of the message's bytes, independent of the message), else
+// copies that own their bytes. Throws hm::Error naming
 // `what`, the tensor and the flag for anything the limits or the tensor
 // format refuse ("forward inputs: 70 tensors exceed the limit of 64
 // (--max-tensors)", "forward inputs: tensor 0: 4294967296 elements exceed the
@@ -23,8 +26,8 @@ namespace hm::rpc {
 // allocated; with limits.reject_nonfinite, also for a NaN or Inf
 // (hm/tensor/finite.h). Malformed Cap'n Proto structure comes back as
 // hm::Error too.
-std::vector<HostTensor> decode_request_tensors(capnp::List<wire::Tensor>::Reader list,
-                                               const ServerLimits& limits,
-                                               std::string_view what);
+std::vector<HostTensor> decode_request_tensors(
+    capnp::List<wire::Tensor>::Reader list, const ServerLimits& limits, std::string_view what,
+    const std::shared_ptr<const void>& message_owner = nullptr);
 
 }  // namespace hm::rpc
