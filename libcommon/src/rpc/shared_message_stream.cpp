@@ -85,7 +85,7 @@ kj::Promise<kj::Maybe<capnp::MessageReaderAndFds>> SharedMessageStream::tryReadM
   auto message = kj::heap<PendingMessage>();
   auto& pending = *message;
   return stream_.tryRead(pending.first, sizeof(pending.first), sizeof(pending.first))
-      .then([this, &pending, options](size_t got) -> kj::Promise<bool> {
+      .then([this, &pending](size_t got) -> kj::Promise<bool> {
         if (got == 0) return false;  // the peer hung up between messages
         require_read(got, sizeof(pending.first));
         pending.segment_count = little_endian_u32(pending.first) + 1;
