@@ -15,12 +15,26 @@ serve_half() {  # serve_half NAME ROWS
   start_server "$1" --dht "$DHT" --update-period 1 --expert-pattern "ffn.[$2].[0:4]" \
     --hidden-dim 16 --seed 3
 }
+# wait_declared COUNT [ADDR]: waits, 10 s at most, until hm-dht lists COUNT
+# live experts of the grid (COUNT of them at ADDR, if given): a server prints
+# its address before its first declaration has reached the DHT.
+wait_declared() {
+  local want=$1 at=${2:-} i listed
+  for i in $(seq 50); do
+    "$HM_BIN/hm-dht" experts --peers "$DHT" ffn. --grid 4x4 > "$WORK/experts.txt" 2>/dev/null || true
+    if [ -n "$at" ]; then listed=$(grep -c " $at\$" "$WORK/experts.txt"); else
+      listed=$(wc -l < "$WORK/experts.txt"); fi
+    [ "$listed" -eq "$want" ] && return 0
+    sleep 0.2
+  done
+  return 1
+}
+
 serve_half a 0:2; A_PID=$SERVER_PID
 serve_half b 2:4; B_PID=$SERVER_PID
 
 # Both servers' experts are visible in the DHT.
-"$HM_BIN/hm-dht" experts --peers "$DHT" ffn. --grid 4x4 > "$WORK/experts.txt"
-[ "$(wc -l < "$WORK/experts.txt")" -eq 16 ] || fail "hm-dht experts listed: $(cat "$WORK/experts.txt")"
+wait_declared 16 || fail "hm-dht experts listed: $(cat "$WORK/experts.txt")"
 "$HM_BIN/hm-dht" experts --peers "$DHT" ffn.3.1 | grep -qE "^ffn\.3\.1 127\.0\.0\.1:[0-9]+$" ||
   fail "hm-dht experts ffn.3.1"
 
@@ -63,7 +77,7 @@ check y2.npy
 
 # Back on a new port: its next declaration points the swarm there.
 serve_half b2 2:4
-sleep 1.5
+wait_declared 8 "$SERVER_ADDR" || fail "the restarted server's experts: $(cat "$WORK/experts.txt")"
 moe forward y3.npy
 check y3.npy
 [ "$(answered y3.npy)" = "16 experts asked, 16 answered" ] || fail "after restart: $(answered y3.npy)"
