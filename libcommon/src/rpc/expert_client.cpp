@@ -95,7 +95,9 @@ kj::Promise<std::vector<HostTensor>> ExpertClient::forward(const std::string& ui
                                                            std::span<const HostTensor> inputs) {
   auto request = impl_->expert.forwardRequest(message_size_for(inputs));
   request.setUid(uid);
-  encode_tensor_list(inputs, request.initInputs(inputs.size()), *impl_->pins);
+  ReferencedTensors referenced;
+  encode_tensor_list(inputs, request.initInputs(inputs.size()), referenced);
+  pin_referenced(*impl_->pins, referenced);
   return impl_->annotate(request.send().then(
       [incoming = impl_->incoming](capnp::Response<wire::ExpertServer::ForwardResults> response) {
         return read_tensor_list(response.getOutputs(), *incoming);
@@ -109,8 +111,10 @@ kj::Promise<std::vector<HostTensor>> ExpertClient::backward(
   size.wordCount += message_size_for(grad_outputs).wordCount;
   auto request = impl_->expert.backwardRequest(size);
   request.setUid(uid);
-  encode_tensor_list(inputs, request.initInputs(inputs.size()), *impl_->pins);
-  encode_tensor_list(grad_outputs, request.initGradOutputs(grad_outputs.size()), *impl_->pins);
+  ReferencedTensors referenced;
+  encode_tensor_list(inputs, request.initInputs(inputs.size()), referenced);
+  encode_tensor_list(grad_outputs, request.initGradOutputs(grad_outputs.size()), referenced);
+  pin_referenced(*impl_->pins, referenced);  // only once both lists are in
   return impl_->annotate(request.send().then(
       [incoming = impl_->incoming](capnp::Response<wire::ExpertServer::BackwardResults> response) {
         return read_tensor_list(response.getGradInputs(), *incoming);

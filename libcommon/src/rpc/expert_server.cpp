@@ -142,7 +142,9 @@ class ExpertServerImpl final : public wire::ExpertServer::Server {
       if (!outcome.ok()) throw_remote(outcome.error);
       require_sendable(outcome.outputs, max_bytes, refusals, what);
       auto results = context.initResults(message_size_for(outcome.outputs));
-      encode_tensor_list(outcome.outputs, init_list(results, outcome.outputs.size()), *pins);
+      ReferencedTensors referenced;
+      encode_tensor_list(outcome.outputs, init_list(results, outcome.outputs.size()), referenced);
+      pin_referenced(*pins, referenced);
     });
   }
 

@@ -5,8 +5,7 @@
 namespace hm::rpc {
 
 void encode_tensor_list(std::span<const HostTensor> tensors,
-                        capnp::List<wire::Tensor>::Builder out, SendPins& pins) {
-  std::vector<const HostTensor*> referenced;
+                        capnp::List<wire::Tensor>::Builder out, ReferencedTensors& referenced) {
   for (size_t i = 0; i < tensors.size(); ++i) {
     if (can_reference_on_wire(tensors[i])) {
       to_wire_by_reference(tensors[i], out[i]);
@@ -15,6 +14,9 @@ void encode_tensor_list(std::span<const HostTensor> tensors,
       to_wire(tensors[i], out[i]);
     }
   }
+}
+
+void pin_referenced(SendPins& pins, const ReferencedTensors& referenced) {
   for (const HostTensor* tensor : referenced) pins.pin(tensor->data(), tensor->owner);
 }
 

@@ -17,14 +17,20 @@
 
 namespace hm::rpc {
 
+// The tensors a message being built refers to rather than copies.
+using ReferencedTensors = std::vector<const HostTensor*>;
+
 // Puts `tensors` into `out`. Each one that can_reference_on_wire() (large,
-// aligned, owned) is referenced rather than copied and its owner pinned in
-// `pins` until the connection's stream has written the message; the others
-// are copied in (one memcpy each). The pins are added only once every tensor
-// is in, so a tensor that cannot be sent (hm::Error: too large for one
-// message field) leaves `pins` as it was.
+// aligned, owned) is referenced rather than copied and added to
+// `referenced`; the others are copied in (one memcpy each). Throws hm::Error
+// for a tensor too large for one message field.
 void encode_tensor_list(std::span<const HostTensor> tensors,
-                        capnp::List<wire::Tensor>::Builder out, SendPins& pins);
+                        capnp::List<wire::Tensor>::Builder out, ReferencedTensors& referenced);
+
+// Pins the owners of `referenced` in `pins` until the connection's stream
+// has written the message: call it once the whole message is built, so that
+// a message that fails to build pins nothing.
+void pin_referenced(SendPins& pins, const ReferencedTensors& referenced);
 
 // The shared owner of the buffer that `list`'s message was read into, from
 // `buffers` (the connection's); nullptr when there is none to share.

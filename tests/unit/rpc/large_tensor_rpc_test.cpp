@@ -6,6 +6,7 @@
 // then reused and scribbled over.
 #include <gtest/gtest.h>
 
+#include "hm/base/error.h"
 #include "hm/io/event_loop.h"
 #include "hm/rpc/blocking.h"
 #include "hm/rpc/expert_client.h"
@@ -77,6 +78,25 @@ TEST_F(LargeTensorRpc, BackwardSendsTheSameTensorTwiceInOneRequest) {
     auto grads = wait_for(loop, kj::mv(calls[c]), 30, "backward");
     expect_doubled(grads, 500.0f * c, c);
   }
+}
+
+TEST_F(LargeTensorRpc, ARequestThatCannotBeBuiltHoldsNoneOfItsTensors) {
+  HostTensor input = filled({kRows, kWidth}, 1.0f);  // referenced, were the request sent
+  std::weak_ptr<const void> watch = input.owner;
+  // 512 MiB, one byte more than a Cap'n Proto Data field holds (never touched).
+  HostTensor huge = HostTensor::uninitialized(DType::UInt8, {int64_t{1} << 29});
+  std::string error;
+  try {
+    client->backward("dbl.0", {&input, 1}, {&huge, 1});
+  } catch (const Error& e) {
+    error = e.what();
+  }
+  EXPECT_NE(error.find("more than a Cap'n Proto Data field holds"), std::string::npos) << error;
+  input = {};
+  EXPECT_TRUE(watch.expired());  // not pinned for a request that was never sent
+  // The connection goes on.
+  HostTensor next = filled({kRows, kWidth}, 9.0f);
+  expect_doubled(wait_for(loop, client->forward("dbl.0", {&next, 1}), 30, "forward"), 9.0f, 0);
 }
 
 TEST_F(LargeTensorRpc, SmallAndMisalignedTensorsTravelAsCopies) {
