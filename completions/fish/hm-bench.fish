@@ -30,6 +30,7 @@ complete -c hm-bench -n "__fish_seen_subcommand_from $commands" -l no-progress -
 complete -c hm-bench -n "__fish_seen_subcommand_from $commands" -l busy-idle -d 'Keep idle CPUs polling while measuring (needs root)'
 complete -c hm-bench -n "__fish_seen_subcommand_from $commands" -l seed -x -d 'Seed for inputs, choices and delays'
 complete -c hm-bench -n "__fish_seen_subcommand_from $commands" -l timeout -x -d 'Give up after this many seconds'
+complete -c hm-bench -n '__fish_seen_subcommand_from throughput latency chain' -l busy-poll -x -d 'Poll for a reply for up to USEC microseconds instead of sleeping (0 = off)'
 complete -c hm-bench -n '__fish_seen_subcommand_from throughput latency chain' -l server -x -d 'A running hm-serve (HOST:PORT)'
 complete -c hm-bench -n '__fish_seen_subcommand_from throughput latency chain' -l expert-cls -x -a "$kinds" -d 'Kind of expert'
 complete -c hm-bench -n '__fish_seen_subcommand_from throughput latency chain' -l hidden-dim -x -d 'Hidden size of the experts'

@@ -38,6 +38,7 @@ complete -c hm-moe -n $swarm -l backward-k-min -x -d 'Gradients needed for backw
 complete -c hm-moe -n $swarm -l backward-timeout -x -d 'Seconds for backward (0 = none)'
 complete -c hm-moe -n $swarm -l allow-zero-outputs -d 'Return zeros instead of failing when no expert answers'
 complete -c hm-moe -n $swarm -l detect-anomalies -d 'Refuse non-finite inputs/gradients; drop experts with non-finite outputs'
+complete -c hm-moe -n $swarm -l busy-poll -x -d 'Poll for expert replies for up to USEC microseconds instead of sleeping (0 = off)'
 
 # The gate
 complete -c hm-moe -n $layer -l gate -r -F -d 'Gating weights: .npy with weight then bias'

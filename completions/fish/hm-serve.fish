@@ -37,6 +37,7 @@ complete -c hm-serve -l seed -x -d 'Seed for expert weights and for --expert-pat
 # Monitoring and limits
 complete -c hm-serve -l stats-every -x -d 'Log throughput per pool every SECONDS (0 = off)'
 complete -c hm-serve -l busy-idle -d 'Keep idle CPUs polling (lower latency; root)'
+complete -c hm-serve -l busy-poll -x -d 'Poll for a task result or the next call for up to USEC microseconds (0 = off)'
 complete -c hm-serve -l max-connections -x -d 'Connections open at once (default 1024)'
 complete -c hm-serve -l max-message-mb -x -d 'Refuse requests larger than this many MiB'
 complete -c hm-serve -l max-tensor-elements -x -d 'Refuse a tensor with more elements'

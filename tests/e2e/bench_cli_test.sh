@@ -33,15 +33,17 @@ check_json "$WORK/tp.json" \
   'j["params"]["expert_cls"] == "nop"' 'j["params"]["backprop"] is True' \
   'j["params"]["max_batch_size"] == 8192' 'j["params"]["client_processes"] is False'
 
-# throughput with client processes, forward only, no --vs-local.
+# throughput with client processes (which take --busy-poll from the parent),
+# forward only, no --vs-local.
 "$BENCH" throughput --preset ffn_forward --experts 2 --clients 3 --batches-per-client 2 \
-  --batch-size 2 --hidden-dim 8 --client-processes --json > "$WORK/tpp.json" 2> "$WORK/tpp.err" ||
+  --batch-size 2 --hidden-dim 8 --client-processes --busy-poll 30 --json > "$WORK/tpp.json" 2> "$WORK/tpp.err" ||
   { cat "$WORK/tpp.err" >&2; fail "throughput --client-processes failed"; }
 check_json "$WORK/tpp.json" \
   'j["samples_per_s"] > 0' 'j["local_samples_per_s"] is None' 'j["ratio"] is None' \
   'j["cpu_ratio"] is None' 'j["cpu_s"] > 0' \
   'j["examples"] == 3 * 2 * 2' 'j["backward_ms"]["count"] == 0' \
-  'j["params"]["client_processes"] is True' 'j["params"]["expert_cls"] == "ffn"'
+  'j["params"]["client_processes"] is True' 'j["params"]["expert_cls"] == "ffn"' \
+  'j["busy_poll_us"] == 30'
 
 # the human-readable report carries hivemind's lines.
 "$BENCH" throughput --preset minimalistic --batches-per-client 2 --batch-size 2 --hidden-dim 8 \
@@ -76,6 +78,16 @@ if [ -w /dev/cpu_dma_latency ]; then
 else
   expect_error 1 "cpu_dma_latency" "$BENCH" latency --calls 1 --busy-idle
 fi
+
+# --busy-poll: the same calls, the loops polling for replies; out of range is
+# a usage error naming the flag; dht (no expert calls) does not take it.
+"$BENCH" latency --calls 50 --warmup 5 --busy-poll 50 --json > "$WORK/latp.json" \
+  2> "$WORK/latp.err" || { cat "$WORK/latp.err" >&2; fail "latency --busy-poll failed"; }
+check_json "$WORK/latp.json" 'j["calls"] == 50' 'j["busy_poll_us"] == 50' \
+  '0 < j["p50_us"] <= j["p99_us"]'
+check_json "$WORK/lat.json" 'j["busy_poll_us"] == 0'
+expect_error 2 "--busy-poll" "$BENCH" latency --calls 1 --busy-poll 10001
+expect_error 2 "--busy-poll" "$BENCH" dht --peers 2 --experts 2 --busy-poll 50
 
 # dht.
 "$BENCH" dht --peers 8 --experts 64 --batch 16 --json > "$WORK/dht.json" 2> "$WORK/dht.err" ||

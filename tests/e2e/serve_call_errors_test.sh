@@ -59,6 +59,17 @@ printf '1 2 3 4 5 6 7 8\n' | call ffn.1.1 forward --format text > "$WORK/y.txt"
 stop_server "$SERVER_PID"
 expect_error 1 "cannot connect" call ffn.0.0 info
 
+# --busy-poll: the same answers with the server's threads polling; a window
+# out of range is a usage error.
+start_server poll --num-experts 1 --hidden-dim 8 --busy-poll 200
+uid=$(call --timeout 20 list | head -1)
+[ -n "$uid" ] || fail "hm-serve --busy-poll does not answer"
+printf '1 2 3 4 5 6 7 8\n' | call --timeout 20 "$uid" forward --format text > "$WORK/poll.txt" ||
+  fail "forward on hm-serve --busy-poll failed"
+[ "$(wc -w < "$WORK/poll.txt")" -eq 8 ] || fail "--busy-poll forward printed: $(cat "$WORK/poll.txt")"
+stop_server "$SERVER_PID"
+expect_error 2 "--busy-poll" "$HM_BIN/hm-serve" --num-experts 1 --busy-poll 10001
+
 # --busy-idle: serves while it holds the PM QoS request (root), or refuses
 # to start with the reason.
 if [ -w /dev/cpu_dma_latency ]; then

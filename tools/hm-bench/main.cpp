@@ -18,6 +18,7 @@
 #include "hm/bench/presets.h"
 #include "hm/bench/throughput.h"
 #include "hm/cli/app.h"
+#include "hm/cli/busy_poll_flag.h"
 #include "hm/io/busy_idle.h"
 #include "report.h"
 
@@ -27,6 +28,7 @@ struct Output {
   bool json = false;
   bool no_progress = false;
   bool busy_idle = false;
+  unsigned busy_poll_us = 0;
 };
 
 void add_output_flags(CLI::App* cmd, Output& out) {
@@ -37,11 +39,18 @@ void add_output_flags(CLI::App* cmd, Output& out) {
                 "thread wake-ups on idle virtual CPUs cost tens of microseconds");
 }
 
+// The subcommands that call experts (not dht) also take --busy-poll.
+void add_output_and_call_flags(CLI::App* cmd, Output& out) {
+  add_output_flags(cmd, out);
+  hm::cli::add_busy_poll_flag(*cmd, out.busy_poll_us);
+}
+
 template <typename Run, typename Report>
 int print(const Output& out, const Run& run, const Report& report) {
   if (out.json) {
     auto json = hm::bench::to_json(run, report);
     json["busy_idle"] = out.busy_idle;
+    json["busy_poll_us"] = out.busy_poll_us;
     std::printf("%s\n", json.dump().c_str());
   } else {
     std::fputs(hm::bench::to_text(run, report).c_str(), stdout);
@@ -83,7 +92,9 @@ int run_throughput(ThroughputFlags& f, const Output& out) {
   if (f.backprop) o.backprop = true;
   if (f.no_backprop) o.backprop = false;
   f.run.params = hm::bench::apply(hm::bench::throughput_preset(f.preset), o);
-  if (f.client_processes) f.run.client_argv = {self_exe(), "_client"};
+  if (f.client_processes) {
+    f.run.client_argv = {self_exe(), "_client", "--busy-poll", std::to_string(out.busy_poll_us)};
+  }
   f.run.progress = !out.no_progress;
   auto report = hm::bench::run_throughput(f.run);
   return print(out, f.run, report);
@@ -129,7 +140,7 @@ void add_throughput(CLI::App& app, ThroughputFlags& f, Output& out) {
       ->capture_default_str();
   cmd->add_option("--timeout", f.run.timeout_s, "Seconds one call may take")
       ->capture_default_str();
-  add_output_flags(cmd, out);
+  add_output_and_call_flags(cmd, out);
 }
 
 void add_latency(CLI::App& app, hm::bench::LatencyRun& run, Output& out) {
@@ -147,7 +158,7 @@ void add_latency(CLI::App& app, hm::bench::LatencyRun& run, Output& out) {
       ->capture_default_str()
       ->check(CLI::IsMember({"forward", "backward", "info"}));
   cmd->add_option("--timeout", run.timeout_s, "Seconds one call may take")->capture_default_str();
-  add_output_flags(cmd, out);
+  add_output_and_call_flags(cmd, out);
 }
 
 void add_dht(CLI::App& app, hm::bench::DhtBenchRun& run, Output& out) {
@@ -192,7 +203,7 @@ void add_chain(CLI::App& app, hm::bench::ChainRun& run, Output& out) {
   cmd->add_flag("--backprop", run.backprop, "Also send every batch back through the chain");
   cmd->add_option("--seed", run.seed, "Seed for inputs and delays")->capture_default_str();
   cmd->add_option("--timeout", run.timeout_s, "Seconds one phase may take")->capture_default_str();
-  add_output_flags(cmd, out);
+  add_output_and_call_flags(cmd, out);
 }
 
 }  // namespace
@@ -221,12 +232,14 @@ int main(int argc, char** argv) {
   auto* client = app.add_subcommand("_client", "internal: one throughput client process");
   client->group("");
   client->add_option("--spec", spec)->required();
+  hm::cli::add_busy_poll_flag(*client, out.busy_poll_us);
 
   return hm::cli::run(app, argc, argv, common, [&]() -> int {
     auto* cmd = app.get_subcommands().front();
     const std::string name = cmd->get_name();
     std::unique_ptr<hm::io::BusyIdle> busy_idle;
     if (out.busy_idle) busy_idle = std::make_unique<hm::io::BusyIdle>();
+    hm::cli::apply_busy_poll(out.busy_poll_us);
     if (name == "throughput") return run_throughput(throughput, out);
     if (name == "latency") {
       latency.progress = !out.no_progress;

@@ -11,6 +11,7 @@
 
 #include "hm/base/allocator.h"
 #include "hm/cli/app.h"
+#include "hm/cli/busy_poll_flag.h"
 #include "hm/client/mixture.h"
 #include "hm/client/trainer.h"
 #include "hm/tensor/tensor_io.h"
@@ -29,6 +30,7 @@ struct Flags {
   size_t backward_k_min = 1;
   double backward_timeout = 0;
   bool allow_zero_outputs = false;
+  unsigned busy_poll_us = 0;
   bool detect_anomalies = false;
   std::string gate;
   std::string save_gate;
@@ -267,6 +269,7 @@ void add_swarm_flags(CLI::App& command, Flags& flags) {
                    "Return zeros instead of failing when no expert answers");
   command.add_flag("--detect-anomalies", flags.detect_anomalies,
                    "Refuse non-finite inputs/gradients; drop experts with non-finite outputs");
+  hm::cli::add_busy_poll_flag(command, flags.busy_poll_us);
 }
 
 void add_layer_flags(CLI::App& command, Flags& flags) {
@@ -336,6 +339,7 @@ int main(int argc, char** argv) {
   train->add_flag("--json", flags.json, "One JSON object per evaluation on stdout");
 
   return hm::cli::run(app, argc, argv, common, [&] {
+    hm::cli::apply_busy_poll(flags.busy_poll_us);
     if (train->parsed()) return run_train(flags);
     return run(flags, backward->parsed());
   });

@@ -11,6 +11,7 @@
 #include "hm/base/allocator.h"
 #include "hm/base/expert_uid.h"
 #include "hm/cli/app.h"
+#include "hm/cli/busy_poll_flag.h"
 #include "hm/cli/limit_flags.h"
 #include "hm/io/busy_idle.h"
 #include "hm/io/event_loop.h"
@@ -42,6 +43,7 @@ struct Flags {
   uint64_t seed = 0;
   double stats_every = 0;
   bool busy_idle = false;
+  unsigned busy_poll_us = 0;
   hm::cli::ServerLimitFlags limits;
   hm::cli::DhtLimitFlags dht_limits;
   std::vector<std::string> dht_peers;
@@ -158,6 +160,7 @@ int serve(const Flags& flags) {
   auto config = make_config(flags, choose_uids(flags));
   std::optional<hm::io::BusyIdle> busy_idle;
   if (flags.busy_idle) busy_idle.emplace();
+  hm::cli::apply_busy_poll(flags.busy_poll_us);
 
   hm::io::EventLoop loop;
   auto signal = loop.termination_signal();  // from here on, SIGTERM is graceful
@@ -260,6 +263,7 @@ int main(int argc, char** argv) {
   app.add_flag("--busy-idle", flags.busy_idle,
                "Keep idle CPUs polling while serving (/dev/cpu_dma_latency; root): lower "
                "latency on machines whose idle CPUs halt, at the cost of busy CPUs");
+  hm::cli::add_busy_poll_flag(app, flags.busy_poll_us);
   hm::cli::add_server_limit_flags(app, flags.limits);
   app.add_option("--dht", flags.dht_peers,
                  "Join the DHT through these peers (HOST:PORT...) and declare every expert "

@@ -9,6 +9,7 @@
 #include <poll.h>
 #include <signal.h>
 
+#include <chrono>
 #include <deque>
 #include <mutex>
 
@@ -17,6 +18,7 @@
 
 #include "hm/base/error.h"
 #include "hm/base/log.h"
+#include "hm/io/busy_poll.h"
 #include "hm/io/signals.h"
 
 namespace hm::io {
@@ -55,6 +57,33 @@ struct EventLoop::State {
   kj::Promise<void> bridge = nullptr;
   kj::Own<kj::PromiseFulfiller<int>> signal_fulfiller;
   std::vector<std::unique_ptr<SignalWatcher>> signal_watchers;
+
+  // Busy polling: while `poller` runs, the event queue is never empty, so
+  // kj never sleeps in epoll_wait, and a busy-poll interval of 0 makes it
+  // poll its descriptors (epoll_wait with no timeout) between every two
+  // events. The poller is one yield per turn, at the back of the queue.
+  std::chrono::steady_clock::time_point poll_until;
+  bool polling = false;
+  kj::Promise<void> poller = nullptr;
+
+  void expect_soon() {
+    const auto window = busy_poll_window();
+    if (window.count() == 0) return;
+    poll_until = std::chrono::steady_clock::now() + window;
+    if (polling) return;
+    polling = true;
+    io.waitScope.setBusyPollInterval(0);
+    poller = poll_for_events().eagerlyEvaluate(nullptr);
+  }
+
+  kj::Promise<void> poll_for_events() {
+    if (std::chrono::steady_clock::now() >= poll_until) {
+      polling = false;
+      io.waitScope.setBusyPollInterval(kj::maxValue);
+      return kj::READY_NOW;
+    }
+    return kj::evalLater([this] { return poll_for_events(); });
+  }
 
   // Runs libuv once without blocking, then waits for whichever comes first:
   // libuv's fd turning readable, libuv's next timer, or rearm().
@@ -117,6 +146,7 @@ EventLoop::EventLoop() : state_(std::make_unique<State>()) {
 
 EventLoop::~EventLoop() {
   current_loop = nullptr;
+  state_->poller = nullptr;
   state_->signal_watchers.clear();
   state_->bridge = nullptr;
   state_->observer = nullptr;
@@ -150,6 +180,8 @@ void EventLoop::rearm() {
     state_->rearm_fulfiller->fulfill();
   }
 }
+
+void EventLoop::expect_soon() { state_->expect_soon(); }
 
 void EventLoop::detach(kj::Promise<void>&& promise) { state_->tasks.add(kj::mv(promise)); }
 
@@ -189,5 +221,9 @@ kj::Promise<int> EventLoop::termination_signal() {
 }
 
 EventLoop* EventLoop::current() { return current_loop; }
+
+void expect_soon() {
+  if (current_loop != nullptr) current_loop->expect_soon();
+}
 
 }  // namespace hm::io

@@ -1,6 +1,7 @@
 #include "hm/moe/runtime.h"
 
 #include "hm/base/log.h"
+#include "hm/io/busy_poll.h"
 
 namespace hm::moe {
 namespace {
@@ -28,6 +29,7 @@ void Runtime::stop() {
   {
     std::lock_guard lock(mutex_);
     stopping_ = true;
+    pending_seen_.store(true, std::memory_order_release);
   }
   wakeup_.notify_all();
   if (thread_.joinable()) {
@@ -44,6 +46,7 @@ bool Runtime::post(std::function<void()> fn) {
     if (stopping_) return false;
     posted_.push_back(std::move(fn));
     pending_ = true;
+    pending_seen_.store(true, std::memory_order_release);
   }
   wakeup_.notify_one();
   return true;
@@ -73,6 +76,7 @@ void Runtime::wake() {
   {
     std::lock_guard lock(mutex_);
     pending_ = true;
+    pending_seen_.store(true, std::memory_order_release);
   }
   wakeup_.notify_one();
 }
@@ -97,6 +101,19 @@ bool Runtime::serve_one(Clock::time_point& deadline) {
   return true;
 }
 
+bool Runtime::poll_for_wakeup(Clock::time_point deadline) const {
+  const auto window = io::busy_poll_window();
+  if (window.count() == 0) return false;
+  const auto end = std::min(deadline, Clock::now() + window);
+  while (Clock::now() < end) {
+    for (int i = 0; i < 4; ++i) {
+      if (pending_seen_.load(std::memory_order_acquire)) return true;
+      std::this_thread::yield();
+    }
+  }
+  return false;
+}
+
 void Runtime::loop() {
   spdlog::debug("{}: serving {} task pools", name_, pools_.size());
   std::deque<std::function<void()>> posted;
@@ -105,11 +122,13 @@ void Runtime::loop() {
       std::lock_guard lock(mutex_);
       if (stopping_) break;
       pending_ = false;  // what arrives from here on wakes the wait below
+      pending_seen_.store(false, std::memory_order_relaxed);
       posted.swap(posted_);
     }
     run_posted(posted);
     Clock::time_point deadline;
     if (serve_one(deadline)) continue;
+    if (poll_for_wakeup(deadline)) continue;
     std::unique_lock lock(mutex_);
     const auto woken = [this] { return pending_ || stopping_; };
     if (deadline == Clock::time_point::max()) {

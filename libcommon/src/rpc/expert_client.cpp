@@ -3,6 +3,7 @@
 #include <capnp/rpc-twoparty.h>
 
 #include "hm/base/error.h"
+#include "hm/io/event_loop.h"
 #include "hm/rpc/rpc_errors.h"
 #include "hm/rpc/wire_expert.h"
 #include "pinned_write_stream.h"
@@ -40,6 +41,7 @@ struct ExpertClient::Impl {
   // Rewrites a failure so that it says which server and what went wrong.
   template <typename T>
   kj::Promise<T> annotate(kj::Promise<T>&& promise) {
+    io::expect_soon();  // the reply (busy polling, when on)
     // Captures the address by value: the promise may outlive this client.
     return promise.catch_([where = server.to_string()](kj::Exception&& e) -> kj::Promise<T> {
       std::string reason = describe_exception(e);

@@ -139,6 +139,7 @@ class ExpertServerImpl final : public wire::ExpertServer::Server {
     return finished.then([context, what, init_list, pins = pins_,
                           max_bytes = limits_.max_message_bytes,
                           &refusals = refusals_.requests](TaskOutcome outcome) mutable {
+      io::expect_soon();  // the client's next call
       if (!outcome.ok()) throw_remote(outcome.error);
       require_sendable(outcome.outputs, max_bytes, refusals, what);
       auto results = context.initResults(message_size_for(outcome.outputs));
@@ -153,6 +154,7 @@ class ExpertServerImpl final : public wire::ExpertServer::Server {
   template <typename F>
   kj::Promise<void> answer(F&& handler) {
     ++state_->calls;
+    io::expect_soon();  // a task's outcome, or the client's next call (busy polling, when on)
     if (stopping_) return remote_error("server shutting down");
     try {
       return handler();

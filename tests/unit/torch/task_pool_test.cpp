@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "hm/base/error.h"
+#include "hm/io/busy_poll.h"
 #include "hm/moe/runtime.h"
 #include "hm/torch/torch_bridge.h"
 #include "torch_test_util.h"
@@ -278,6 +279,34 @@ TEST(Runtime, WaitingDoesNotSpin) {
   runtime.stop();
   EXPECT_EQ(outcome.get().error, "server shutting down");
   EXPECT_TRUE(recorder.snapshot().empty());
+}
+
+// With busy polling on, the runtime polls for a task for one window after a
+// batch, then sleeps: a task arriving in the window or after it is served
+// alike, an idle runtime burns no CPU past the window, and stop() ends a poll.
+TEST(Runtime, BusyPollingServesTasksThenSleeps) {
+  io::set_busy_poll(std::chrono::microseconds(5000));
+  struct Off {
+    ~Off() { io::set_busy_poll(std::chrono::microseconds(0)); }
+  } off;
+  Recorder recorder;
+  auto pool = std::make_shared<TaskPool>(options("p", 64), recorder.fn());
+  Runtime runtime("test", {pool});
+  runtime.start();
+  for (int i = 0; i < 20; ++i) {
+    test::Outcome outcome;
+    pool->submit({rows_of(1, static_cast<float>(i))}, 1, outcome.done());
+    EXPECT_TRUE(outcome.get(5s).ok()) << "task " << i;
+    if (i % 5 == 4) std::this_thread::sleep_for(20ms);  // past the window: from sleep
+  }
+  EXPECT_EQ(recorder.snapshot().size(), 20u);
+  std::this_thread::sleep_for(50ms);  // the last window ends
+  const double before = process_cpu_seconds();
+  std::this_thread::sleep_for(300ms);
+  EXPECT_LT(process_cpu_seconds() - before, 0.05) << "an idle runtime must sleep";
+  const auto start = Clock::now();
+  runtime.stop();
+  EXPECT_LT(Clock::now() - start, 1s);
 }
 
 TEST(PoolStats, FormatsTheIntervalReport) {

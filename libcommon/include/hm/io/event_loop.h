@@ -46,6 +46,13 @@ class EventLoop {
   // timer from kj code.
   void rearm();
 
+  // Loop thread: an event is expected soon (the reply to a request just
+  // sent, the result of a task just handed to another thread). With busy
+  // polling on (hm/io/busy_poll.h), the loop polls for events instead of
+  // sleeping until one window has passed since the last call; otherwise
+  // nothing happens.
+  void expect_soon();
+
   // Loop thread: serve kj and uv events until stop() is called.
   void run();
 
@@ -75,5 +82,8 @@ class EventLoop {
   struct State;
   std::unique_ptr<State> state_;
 };
+
+// expect_soon() on the EventLoop of the calling thread, if it has one.
+void expect_soon();
 
 }  // namespace hm::io

@@ -1,7 +1,8 @@
 // Runtime: the one thread per device that runs every batch of that device's
 // task pools.
 //
-// It sleeps on a condition variable until a pool is ready (enough rows, or
+// It sleeps on a condition variable (after polling for one busy-poll window,
+// hm/io/busy_poll.h, when that is on) until a pool is ready (enough rows, or
 // its oldest task waited max_wait), serves the ready pool whose oldest task
 // has waited longest, takes a batch from it and runs it, and repeats. A
 // failing batch fails only its own tasks; the thread keeps serving. Between
@@ -13,6 +14,7 @@
 // pools' BatchFns use are destroyed.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <functional>
@@ -62,6 +64,9 @@ class Runtime {
   void run_posted(std::deque<std::function<void()>>& posted);
   // Destroys the posted functions that never ran.
   void drop_posted();
+  // With busy polling on: waits for a wakeup without sleeping, for one
+  // window at most and not past `deadline`; true when one came.
+  bool poll_for_wakeup(Clock::time_point deadline) const;
 
   const std::string name_;
   const std::vector<std::shared_ptr<TaskPool>> pools_;
@@ -69,6 +74,7 @@ class Runtime {
   std::mutex mutex_;
   std::condition_variable wakeup_;
   bool pending_ = false;   // guarded by mutex_: a task arrived since the last scan
+  std::atomic<bool> pending_seen_{false};  // pending_, for poll_for_wakeup without the lock
   bool stopping_ = false;  // guarded by mutex_
   std::deque<std::function<void()>> posted_;  // guarded by mutex_
   std::thread thread_;
