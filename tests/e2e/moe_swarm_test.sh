@@ -61,6 +61,12 @@ answered() { grep -oE '[0-9]+ experts asked, [0-9]+ answered' "$WORK/$1.err" | t
 moe forward y.npy
 check y.npy
 [ "$(answered y.npy)" = "16 experts asked, 16 answered" ] || fail "forward: $(answered y.npy)"
+# The same forward with the client's loop polling for replies: same output.
+moe forward yp.npy --busy-poll 50
+"$HM_PYTHON" -c "
+import numpy as np
+assert np.allclose(np.load('$WORK/y.npy'), np.load('$WORK/yp.npy'), atol=1e-6)" ||
+  fail "hm-moe forward --busy-poll differs from the same forward without it"
 moe backward dx.npy -g "$WORK/dy.npy"
 check dx.npy
 "$HM_BIN/hm-call" --dht "$DHT" ffn.3.1 info --json | grep -q '"steps":1' ||
