@@ -12,6 +12,8 @@
 #include <cmath>
 #include <thread>
 
+#include "seeded_uniform.h"
+
 namespace hm::moe::detail {
 namespace {
 
@@ -22,21 +24,10 @@ constexpr int64_t kTransformerSeqLen = 128;
 constexpr double kTransformerDropout = 0.1;
 constexpr double kDetDropoutProb = 0.2;
 
-// What Tensor::uniform_(-bound, bound) draws for float32 on the CPU (one
-// 32-bit mt19937 output per element, 24 bits of it scaled into the range),
-// without torch's per-element dispatch: the same stream as torch (values may
-// differ in the last bit where torch's kernel fuses multiply-add), about twice
-// as fast.
+// U(-bound, bound) as torch's Tensor::uniform_ draws it (seeded_uniform.h).
 torch::Tensor uniform(std::vector<int64_t> shape, double bound, at::mt19937& gen) {
   auto out = torch::empty(shape, torch::kFloat32);
-  const auto from = static_cast<float>(-bound);
-  const float range = static_cast<float>(bound) - from;
-  constexpr uint32_t kMask = (1u << 24) - 1;
-  constexpr float kScale = 1.0f / (1u << 24);
-  float* data = out.data_ptr<float>();
-  for (int64_t i = 0, n = out.numel(); i < n; ++i) {
-    data[i] = static_cast<float>(gen() & kMask) * kScale * range + from;
-  }
+  fill_uniform(out.data_ptr<float>(), out.numel(), bound, gen);
   return out;
 }
 
