@@ -15,7 +15,8 @@ inline CLI::Option* add_busy_poll_flag(CLI::App& app, unsigned& microseconds) {
   return app
       .add_option("--busy-poll", microseconds,
                   "Poll for an expected reply or task result for up to USEC microseconds "
-                  "instead of sleeping: fewer thread wake-ups per call, more CPU time "
+                  "instead of sleeping: fewer thread wake-ups per call where CPUs would "
+                  "idle, more CPU time, slower where other work keeps them busy "
                   "(0 = off, the default)")
       ->type_name("USEC")
       ->check(CLI::Range(0u, static_cast<unsigned>(io::kMaxBusyPoll.count())));
