@@ -29,7 +29,7 @@ void Runtime::stop() {
   {
     std::lock_guard lock(mutex_);
     stopping_ = true;
-    pending_seen_.store(true, std::memory_order_release);
+    pending_ = true;
   }
   wakeup_.notify_all();
   if (thread_.joinable()) {
@@ -46,7 +46,6 @@ bool Runtime::post(std::function<void()> fn) {
     if (stopping_) return false;
     posted_.push_back(std::move(fn));
     pending_ = true;
-    pending_seen_.store(true, std::memory_order_release);
   }
   wakeup_.notify_one();
   return true;
@@ -76,7 +75,6 @@ void Runtime::wake() {
   {
     std::lock_guard lock(mutex_);
     pending_ = true;
-    pending_seen_.store(true, std::memory_order_release);
   }
   wakeup_.notify_one();
 }
@@ -107,7 +105,7 @@ bool Runtime::poll_for_wakeup(Clock::time_point deadline) const {
   const auto end = std::min(deadline, Clock::now() + window);
   while (Clock::now() < end) {
     for (int i = 0; i < 4; ++i) {
-      if (pending_seen_.load(std::memory_order_acquire)) return true;
+      if (pending_) return true;
       std::this_thread::yield();
     }
   }
@@ -122,7 +120,6 @@ void Runtime::loop() {
       std::lock_guard lock(mutex_);
       if (stopping_) break;
       pending_ = false;  // what arrives from here on wakes the wait below
-      pending_seen_.store(false, std::memory_order_relaxed);
       posted.swap(posted_);
     }
     run_posted(posted);

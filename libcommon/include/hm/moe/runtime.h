@@ -73,8 +73,10 @@ class Runtime {
 
   std::mutex mutex_;
   std::condition_variable wakeup_;
-  bool pending_ = false;   // guarded by mutex_: a task arrived since the last scan
-  std::atomic<bool> pending_seen_{false};  // pending_, for poll_for_wakeup without the lock
+  // A task, post or stop arrived since the last scan. Written under mutex_
+  // (the condition variable's predicate); atomic so that poll_for_wakeup can
+  // read it without the lock.
+  std::atomic<bool> pending_{false};
   bool stopping_ = false;  // guarded by mutex_
   std::deque<std::function<void()>> posted_;  // guarded by mutex_
   std::thread thread_;
