@@ -42,11 +42,12 @@ set -euo pipefail
 die() { echo "load-order: $*" >&2; exit 2; }
 
 # scope PROGRAM: the libraries of PROGRAM's global scope in search order, one
-# path per line (the program itself and the vDSO left out).
+# path per line (the program itself and the vDSO left out). PROGRAM runs with
+# --help, which every hm tool and GoogleTest program answers at once.
 scope() {
   local dir
   dir=$(mktemp -d)
-  LD_DEBUG=scopes LD_DEBUG_OUTPUT="$dir/log" "$1" --version > /dev/null 2>&1 || true
+  LD_DEBUG=scopes LD_DEBUG_OUTPUT="$dir/log" "$1" --help > /dev/null 2>&1 || true
   local line
   line=$(cat "$dir"/log.* 2> /dev/null | grep -m1 'scope 0:' || true)
   rm -rf "$dir"
@@ -59,7 +60,7 @@ scope() {
 binding_counts() {
   local dir
   dir=$(mktemp -d)
-  LD_DEBUG=bindings LD_DEBUG_OUTPUT="$dir/log" "$1" --version > /dev/null 2>&1 || true
+  LD_DEBUG=bindings LD_DEBUG_OUTPUT="$dir/log" "$1" --help > /dev/null 2>&1 || true
   cat "$dir"/log.* | awk -v scope="$2" '
     BEGIN { while ((getline lib < scope) > 0) { in_scope[lib] = 1; count[lib] = 0 } }
     $2 == "binding" && ($7 in in_scope) { count[$7]++ }
