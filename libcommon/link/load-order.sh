@@ -325,7 +325,7 @@ check() {
   shift
   dir=$(mktemp -d)
   trap 'rm -rf "$dir"' RETURN
-  plan "$probe" "$dir" 2> /dev/null
+  (plan "$probe" "$dir") 2> "$dir/plan.log" || { cat "$dir/plan.log" >&2; return 2; }
   awk 'FILENAME == ARGV[1] { unused[$0] = 1; next } $1 in unused { print $2 }' \
     "$dir/unused" "$dir/sonames" | sort > "$dir/unused.sonames"
   for program in "$@"; do
