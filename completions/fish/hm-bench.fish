@@ -3,7 +3,7 @@
 # and of each subcommand's --help is here). Install in ~/.config/fish/completions/.
 #
 #   hm-bench throughput [--preset NAME] [--experts N] [--clients N] ... [--vs-local] [--json]
-#   hm-bench latency [--calls N] [--call forward|backward|info] [--server HOST:PORT]
+#   hm-bench latency [--calls N] [--call forward|backward|info] [--server HOST:PORT] [--vs-tcp]
 #   hm-bench dht [--peers N] [--experts N] [--batch N] [--failure-rate F]
 #   hm-bench chain [--blocks L] [--jobs J] [--ping S...] [--backprop]
 
@@ -53,6 +53,7 @@ complete -c hm-bench -n '__fish_seen_subcommand_from throughput' -l rounds -x -d
 # latency
 complete -c hm-bench -n '__fish_seen_subcommand_from latency' -l calls -x -d 'Timed round trips'
 complete -c hm-bench -n '__fish_seen_subcommand_from latency' -l call -x -a 'forward backward info' -d 'Which call to time'
+complete -c hm-bench -n '__fish_seen_subcommand_from latency' -l vs-tcp -d 'Also time plain TCP round trips between two threads: the floor'
 
 # dht
 complete -c hm-bench -n '__fish_seen_subcommand_from dht' -l peers -x -d 'DHT nodes'

@@ -69,7 +69,19 @@ stop_server "$SERVER_PID"
 "$BENCH" latency --calls 50 --warmup 5 --json > "$WORK/lat.json" 2> "$WORK/lat.err" ||
   { cat "$WORK/lat.err" >&2; fail "latency failed"; }
 check_json "$WORK/lat.json" 'j["calls"] == 50' '0 < j["p50_us"] <= j["p99_us"] <= j["max_us"]' \
-  'j["call"] == "forward"' 'j["expert_cls"] == "nop"' 'j["batch_size"] == 1' 'j["busy_idle"] is False'
+  'j["call"] == "forward"' 'j["expert_cls"] == "nop"' 'j["batch_size"] == 1' 'j["busy_idle"] is False' \
+  'j["tcp_p50_us"] is None' 'j["tcp_ratio"] is None'
+# --vs-tcp: plain TCP round trips beside the calls, in text and JSON; it
+# times loopback here, so not with --server.
+"$BENCH" latency --calls 50 --warmup 5 --vs-tcp --json > "$WORK/latt.json" 2> "$WORK/latt.err" ||
+  { cat "$WORK/latt.err" >&2; fail "latency --vs-tcp failed"; }
+check_json "$WORK/latt.json" '0 < j["tcp_p50_us"] <= j["tcp_p99_us"]' \
+  'abs(j["tcp_ratio"] - j["p50_us"] / j["tcp_p50_us"]) < 1e-9'
+"$BENCH" latency --calls 20 --warmup 2 --vs-tcp > "$WORK/latt.txt" 2> "$WORK/latt.err" ||
+  { cat "$WORK/latt.err" >&2; fail "latency --vs-tcp (text) failed"; }
+grep -q "^plain TCP round trip between two threads (the floor): p50 " "$WORK/latt.txt" ||
+  fail "latency --vs-tcp text: $(cat "$WORK/latt.txt")"
+expect_error 2 "--vs-tcp" "$BENCH" latency --calls 1 --vs-tcp --server 127.0.0.1:1
 # --busy-idle holds a PM QoS request while measuring, where this user may.
 if [ -w /dev/cpu_dma_latency ]; then
   "$BENCH" latency --calls 20 --warmup 2 --busy-idle --json > "$WORK/latb.json" 2> "$WORK/latb.err" ||

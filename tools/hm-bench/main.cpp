@@ -158,6 +158,9 @@ void add_latency(CLI::App& app, hm::bench::LatencyRun& run, Output& out) {
       ->capture_default_str()
       ->check(CLI::IsMember({"forward", "backward", "info"}));
   cmd->add_option("--timeout", run.timeout_s, "Seconds one call may take")->capture_default_str();
+  cmd->add_flag("--vs-tcp", run.vs_tcp,
+                "Also time as many plain TCP round trips between two threads on loopback: the "
+                "machine's floor under any call");
   add_output_and_call_flags(cmd, out);
 }
 

@@ -101,6 +101,12 @@ std::string to_text(const LatencyRun& run, const LatencyReport& r) {
                      r.us.p90, r.us.p99, r.us.max);
   out += fmt::format("mean {:.1f} us (stddev {:.1f}), {:.0f} calls/s\n", r.us.mean, r.us.stddev,
                      r.calls_per_s);
+  if (r.tcp_us) {
+    out += fmt::format(
+        "plain TCP round trip between two threads (the floor): p50 {:.1f} us  p99 {:.1f} us; "
+        "the call's p50 is {:.2f}x\n",
+        r.tcp_us->p50, r.tcp_us->p99, ratio(r.us.p50, r.tcp_us->p50));
+  }
   return out;
 }
 
@@ -111,7 +117,11 @@ nlohmann::json to_json(const LatencyRun& run, const LatencyReport& r) {
           {"p90_us", r.us.p90},        {"p99_us", r.us.p99},
           {"max_us", r.us.max},        {"mean_us", r.us.mean},
           {"min_us", r.us.min},        {"calls_per_s", r.calls_per_s},
-          {"startup_s", r.startup_s}};
+          {"startup_s", r.startup_s},
+          {"tcp_p50_us", optional_number(r.tcp_us ? r.tcp_us->p50 : std::optional<double>())},
+          {"tcp_p99_us", optional_number(r.tcp_us ? r.tcp_us->p99 : std::optional<double>())},
+          {"tcp_ratio", optional_number(r.tcp_us ? ratio(r.us.p50, r.tcp_us->p50)
+                                                 : std::optional<double>())}};
 }
 
 std::string to_text(const DhtBenchRun& run, const DhtBenchReport& r) {

@@ -7,6 +7,7 @@
 #include "hm/bench/presets.h"
 #include "hm/bench/progress.h"
 #include "hm/bench/server.h"
+#include "hm/bench/tcp_floor.h"
 #include "hm/bench/workload.h"
 #include "hm/io/event_loop.h"
 #include "hm/rpc/blocking.h"
@@ -19,6 +20,9 @@ LatencyReport run_latency(const LatencyRun& run) {
   if (run.batch_size == 0) throw UsageError("--batch-size must be at least 1");
   if (run.call != "forward" && run.call != "backward" && run.call != "info") {
     throw UsageError(fmt::format("--call '{}' is not forward, backward or info", run.call));
+  }
+  if (run.vs_tcp && !run.server.empty()) {
+    throw UsageError("--vs-tcp times loopback TCP on this machine; it cannot be used with --server");
   }
   ThroughputParams check;
   check.expert_cls = run.expert_cls;
@@ -81,6 +85,13 @@ LatencyReport run_latency(const LatencyRun& run) {
   }
   report.us = summarize(std::move(us));
   report.calls_per_s = per_second(static_cast<double>(run.calls), elapsed);
+  if (run.vs_tcp) {
+    TcpFloorRun floor;
+    floor.calls = run.calls;
+    floor.warmup = run.warmup;
+    floor.timeout_s = run.timeout_s;
+    report.tcp_us = run_tcp_round_trips(floor);
+  }
   return report;
 }
 

@@ -173,6 +173,22 @@ TEST(Latency, CountsEveryCall) {
   EXPECT_THROW(run_latency(bad), UsageError);
 }
 
+TEST(Latency, VsTcpTimesAsManyPlainRoundTrips) {
+  LatencyRun run;
+  run.calls = 25;
+  run.warmup = 2;
+  run.hidden_dim = 4;
+  run.progress = false;
+  EXPECT_FALSE(run_latency(run).tcp_us.has_value());
+  run.vs_tcp = true;
+  const auto r = run_latency(run);
+  ASSERT_TRUE(r.tcp_us.has_value());
+  EXPECT_EQ(r.tcp_us->count, 25u);
+  EXPECT_GT(r.tcp_us->p50, 0);
+  run.server = "127.0.0.1:1";  // loopback TCP says nothing about a remote server
+  EXPECT_THROW(run_latency(run), UsageError);
+}
+
 TEST(Chain, OneRowPerPing) {
   ChainRun run;
   run.blocks = 3;

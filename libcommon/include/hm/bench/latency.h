@@ -13,6 +13,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "hm/bench/stats.h"
@@ -31,12 +32,16 @@ struct LatencyRun {
   std::string call = "forward";
   double timeout_s = 30;
   bool progress = true;
+  // Also time plain loopback TCP round trips (in-process server only: a
+  // UsageError with `server`).
+  bool vs_tcp = false;
 };
 
 struct LatencyReport {
   double startup_s = 0;  // the in-process server's
   Summary us;            // per round trip, microseconds
   double calls_per_s = 0;
+  std::optional<Summary> tcp_us;  // with vs_tcp: per plain TCP round trip
 };
 
 LatencyReport run_latency(const LatencyRun& run);
