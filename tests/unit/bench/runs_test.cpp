@@ -155,15 +155,20 @@ TEST(Local, DoesEveryBatch) {
   EXPECT_GT(r.elapsed_s, 0);
 }
 
+// 25 timed round trips of `call` to an in-process nop expert of hidden 4.
+LatencyRun small_latency_run(const char* call) {
+  LatencyRun run;
+  run.calls = 25;
+  run.warmup = 2;
+  run.hidden_dim = 4;
+  run.call = call;
+  run.progress = false;
+  return run;
+}
+
 TEST(Latency, CountsEveryCall) {
   for (const char* call : {"forward", "backward", "info"}) {
-    LatencyRun run;
-    run.calls = 25;
-    run.warmup = 2;
-    run.hidden_dim = 4;
-    run.call = call;
-    run.progress = false;
-    auto r = run_latency(run);
+    auto r = run_latency(small_latency_run(call));
     EXPECT_EQ(r.us.count, 25u) << call;
     EXPECT_LE(r.us.p50, r.us.p99) << call;
     EXPECT_LE(r.us.p99, r.us.max) << call;
@@ -174,11 +179,7 @@ TEST(Latency, CountsEveryCall) {
 }
 
 TEST(Latency, VsTcpTimesAsManyPlainRoundTrips) {
-  LatencyRun run;
-  run.calls = 25;
-  run.warmup = 2;
-  run.hidden_dim = 4;
-  run.progress = false;
+  auto run = small_latency_run("forward");
   EXPECT_FALSE(run_latency(run).tcp_us.has_value());
   run.vs_tcp = true;
   const auto r = run_latency(run);
