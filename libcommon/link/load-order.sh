@@ -390,8 +390,9 @@ case "${1:-}" in
       cat "$work/order" "$work/stand-ins" >> "$3.new"
       echo --pop-state >> "$3.new"
     else
-      echo "load-order: warning: no plan; the tools keep the natural library order" >&2
+      echo "load-order: warning: no plan; the tools load every library in the natural order" >&2
       : > "$3.new"
+      rm -rf "$4" && mkdir -p "$4"  # no stand-ins, but a folder to install
     fi
     mv "$3.new" "$3" ;;
   check) [ $# -ge 3 ] || die "usage: load-order.sh check PROBE PROGRAM..."; shift; check "$@" ;;
