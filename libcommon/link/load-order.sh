@@ -79,17 +79,12 @@ scope() {
   echo "${line#*scope 0:}" | tr ' ' '\n' | awk 'NF && seen++'
 }
 
-# binding_counts PROGRAM SCOPE_FILE: "count path" per library of the scope,
-# the number of symbol bindings it received while PROGRAM started, most first.
+# binding_counts BINDINGS SCOPE_FILE: "count path" per library of the scope,
+# the bindings it receives (each binding library and symbol once), most first.
 binding_counts() {
-  local dir
-  dir=$(mktemp -d)
-  LD_DEBUG=bindings LD_DEBUG_OUTPUT="$dir/log" "$1" --help > /dev/null 2>&1 || true
-  cat "$dir"/log.* | awk -v scope="$2" '
-    BEGIN { while ((getline lib < scope) > 0) { in_scope[lib] = 1; count[lib] = 0 } }
-    $2 == "binding" && ($7 in in_scope) { count[$7]++ }
-    END { for (lib in count) print count[lib], lib }' | sort -k1,1nr -k2,2
-  rm -rf "$dir"
+  awk 'FILENAME == ARGV[1] { in_scope[$0] = 1; count[$0] = 0; next }
+       $2 in in_scope { count[$2]++ }
+       END { for (lib in count) print count[lib], lib }' "$2" "$1" | sort -k1,1nr -k2,2
 }
 
 # bindings PROGRAM: "file library symbol" of every symbol binding PROGRAM's
@@ -238,7 +233,7 @@ analyse() {
   sonames "$dir/ref" > "$dir/sonames"
   bindings "$probe" > "$dir/binds"
   [ -s "$dir/binds" ] || die "$probe: ld.so printed no bindings (LD_DEBUG=bindings unsupported?)"
-  binding_counts "$probe" "$dir/ref" > "$dir/counts"
+  binding_counts "$dir/binds" "$dir/ref" > "$dir/counts"
   edges "$probe" "$dir/ref" > "$dir/links"
   # Libraries without a SONAME cannot be stood in for: they stay needed.
   awk 'FILENAME == ARGV[1] { named[$1] = 1; next } !($0 in named) { print "root", $0 }' \
