@@ -20,11 +20,11 @@
 namespace hm::bench {
 namespace {
 
-// A socket that closes itself.
+// A socket that closes itself; `what` made it (for the error when it failed).
 class Socket {
  public:
-  explicit Socket(int fd) : fd_(fd) {
-    if (fd_ < 0) fail("tcp floor: socket: {}", std::strerror(errno));
+  Socket(int fd, const char* what) : fd_(fd) {
+    if (fd_ < 0) fail("tcp floor: {}: {}", what, std::strerror(errno));
   }
   Socket(const Socket&) = delete;
   Socket& operator=(const Socket&) = delete;
@@ -80,7 +80,7 @@ void write_all(int fd, char* data, size_t size) {
 
 Summary run_tcp_round_trips(const TcpFloorRun& run) {
   require(run.message_bytes > 0, "tcp floor: a message of 0 bytes");
-  Socket listener(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  Socket listener(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), "socket");
   sockaddr_in address{};
   address.sin_family = AF_INET;
   address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -91,10 +91,10 @@ Summary run_tcp_round_trips(const TcpFloorRun& run) {
   check(::getsockname(listener.fd(), reinterpret_cast<sockaddr*>(&address), &length),
         "getsockname");
 
-  Socket client(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  Socket client(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), "socket");
   configure(client, run.timeout_s);
   check(::connect(client.fd(), reinterpret_cast<sockaddr*>(&address), sizeof address), "connect");
-  Socket server(::accept4(listener.fd(), nullptr, nullptr, SOCK_CLOEXEC));
+  Socket server(::accept4(listener.fd(), nullptr, nullptr, SOCK_CLOEXEC), "accept");
   configure(server, run.timeout_s);
 
   // The echo thread answers until the client closes or a call fails; what it
