@@ -2,13 +2,16 @@
 # hm's one setup script. On a fresh Debian 12 machine (as root, or a user
 # with sudo) it installs what is missing, builds, and then:
 #   ./setup.sh demo    runs the main job: a local swarm on 127.0.0.1
-#   ./setup.sh test    runs every test (what CI runs): the normal build, then
-#                      the ASan+UBSan build and the TSan build, each with ctest,
-#                      then every fuzz target for 30 s
+#   ./setup.sh test    runs every test (what CI runs): the normal build with
+#                      every test, the ASan+UBSan build with ctest, the TSan
+#                      build with its threaded tests, then every fuzz target
+#                      for 30 s, two at a time; ends with a table of each
+#                      stage's time
 #   ./setup.sh asan    only the AddressSanitizer+UBSan stage (build-asan)
 #   ./setup.sh tsan    only the ThreadSanitizer stage (build-tsan)
 #   ./setup.sh fuzz [SECONDS]  only the fuzz stage: every libFuzzer target
-#                      for SECONDS (default 60; CI runs 30)
+#                      for SECONDS (default 60; CI runs 30); the torch ones
+#                      are built in build-asan
 #   ./setup.sh build   only installs and builds
 # Environment: BUILD_DIR (default ./build), JOBS (default: all cores).
 set -euo pipefail
@@ -21,7 +24,8 @@ BUILD_PACKAGES=(g++ cmake ninja-build pkg-config ccache
   libtorch-dev libopenblas0-pthread libcapnp-dev capnproto libuv1-dev
   libcli11-dev libgtest-dev libssl-dev libspdlog-dev nlohmann-json3-dev zlib1g-dev
   dataset-fashion-mnist)
-TEST_PACKAGES=(python3-numpy python3-torch)
+# zsh, fish and groff: the docs tests check the completions and man pages.
+TEST_PACKAGES=(python3-numpy python3-torch zsh fish groff)
 FUZZ_PACKAGES=(clang-14 libclang-rt-14-dev)
 
 install_missing() {
@@ -45,41 +49,66 @@ build() {
   cmake --build "$BUILD_DIR" -j "$JOBS" >&2
 }
 
-# run_timed LABEL CMD...: runs CMD and prints how long it took, for the CI log.
+# run_timed LABEL CMD...: runs CMD, prints how long it took and records it
+# in STAGE_TIMES for print_stage_times (the CI log's closing table).
+STAGE_TIMES=${STAGE_TIMES:-$(mktemp "${TMPDIR:-/tmp}/hm-stage-times.XXXXXX")}
 run_timed() {
-  local label=$1 start=$SECONDS
+  local label=$1 start=$SECONDS rc=0
   shift
-  "$@"
-  echo "setup: $label took $((SECONDS - start)) s" >&2
+  "$@" || rc=$?
+  local took=$((SECONDS - start))
+  echo "setup: $label took $took s" >&2
+  printf '%s\t%s\t%s\n' "$label" "$took" "$([ $rc -eq 0 ] && echo ok || echo "FAILED ($rc)")" >>"$STAGE_TIMES"
+  return $rc
+}
+
+# print_stage_times: the stages run so far, their seconds and outcome, and the total.
+print_stage_times() {
+  [ -s "$STAGE_TIMES" ] || return 0
+  awk -F'\t' '{ printf "  %-22s %6d s  %s\n", $1, $2, $3; total += $2 }
+    END { printf "  %-22s %6d s  (%d min)\n", "total", total, total / 60 }' "$STAGE_TIMES" >&2
+}
+
+# ctest_in DIR ARGS...: runs DIR's tests (ARGS: label filters).
+ctest_in() {
+  local dir=$1
+  shift
+  (cd "$dir" && ctest -j "$JOBS" --output-on-failure --timeout 600 "$@")
 }
 
 run_tests() {
-  (cd "$BUILD_DIR" && ctest -j "$JOBS" --output-on-failure --timeout 600)
+  ctest_in "$BUILD_DIR"
 }
 
 # sanitizer_stage PRESET: configures, builds and tests CMakePresets.json's
-# PRESET (asan or tsan, HM_SANITIZE) in build-PRESET. Tests labelled `slow`
-# run only in the normal build (tests/CMakeLists.txt says which, and why).
+# PRESET (asan or tsan, HM_SANITIZE) in build-PRESET. The labels
+# (tests/CMakeLists.txt) choose the tests: both skip `slow` ones (only the
+# normal build runs those), ASan skips `docs`, `static` and `fuzz_replay` (the fuzz
+# stage replays every corpus under ASan), TSan runs only `threaded` ones and
+# builds only what they need. build-asan also holds the torch fuzz targets.
 sanitizer_stage() {
-  local preset=$1
-  install_missing "${BUILD_PACKAGES[@]}" "${TEST_PACKAGES[@]}"
+  local preset=$1 target=all labels=(-LE 'slow|docs|static|fuzz_replay')
+  install_missing "${BUILD_PACKAGES[@]}" "${TEST_PACKAGES[@]}" "${FUZZ_PACKAGES[@]}"
+  if [ "$preset" = tsan ]; then
+    target=hm_threaded_tests
+    labels=(-L threaded -LE slow)
+  fi
   cmake --preset "$preset" >&2
-  run_timed "$preset build" cmake --build "build-$preset" -j "$JOBS" >&2
-  run_timed "$preset tests" \
-    bash -c "cd build-$preset && ctest -j $JOBS --output-on-failure --timeout 600 -LE slow"
+  run_timed "$preset build" cmake --build "build-$preset" -j "$JOBS" --target "$target" >&2
+  run_timed "$preset tests" ctest_in "build-$preset" "${labels[@]}"
 }
 
 # fuzz_stage SECONDS: builds the libFuzzer targets (tests/fuzz) and runs each
 # for SECONDS. clang in build-fuzz for all but the torch target, which clang
-# cannot compile (torch's headers in C++20): gcc with comparison tracing in
-# build-fuzzgcc builds that one.
+# cannot compile (torch's headers in C++20): the gcc ASan build (build-asan,
+# comparison tracing on) builds that one.
 fuzz_stage() {
-  install_missing "${BUILD_PACKAGES[@]}" "${FUZZ_PACKAGES[@]}"
+  install_missing "${BUILD_PACKAGES[@]}" "${TEST_PACKAGES[@]}" "${FUZZ_PACKAGES[@]}"
   CC=clang-14 CXX=clang++-14 cmake -S . -B build-fuzz -G Ninja -DHM_FUZZ=ON \
     -DHM_BUILD_TESTS=OFF >&2
-  cmake -S . -B build-fuzzgcc -G Ninja -DHM_FUZZ=ON -DHM_BUILD_TESTS=OFF >&2
+  [ -f build-asan/CMakeCache.txt ] || cmake --preset asan >&2
   run_timed "fuzz build" cmake --build build-fuzz -j "$JOBS" --target hm_fuzzers >&2
-  run_timed "fuzz build (gcc)" cmake --build build-fuzzgcc -j "$JOBS" --target checkpoint_fuzz >&2
+  run_timed "fuzz build (torch)" cmake --build build-asan -j "$JOBS" --target checkpoint_fuzz >&2
   run_timed "fuzz" tests/fuzz/run_fuzzers.sh "$1"
 }
 
@@ -88,6 +117,7 @@ case "${1:-}" in
     build
     ;;
   test)
+    trap print_stage_times EXIT
     install_missing "${TEST_PACKAGES[@]}"
     run_timed "build" build
     run_timed "tests" run_tests

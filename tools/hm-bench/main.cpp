@@ -4,32 +4,26 @@
 //   hm-bench latency --calls 10000
 //   hm-bench dht --peers 1024 --experts 16384 --batch 64
 //   hm-bench chain --blocks 4 --jobs 8 --ping 0 0.05 0.1
-#include <unistd.h>
-
-#include <climits>
-#include <cstdio>
 #include <memory>
 
+#include <fmt/ranges.h>
+
 #include "hm/base/allocator.h"
+#include "hm/base/expert_kinds.h"
 #include "hm/bench/chain.h"
 #include "hm/bench/client_process.h"
 #include "hm/bench/dht_bench.h"
 #include "hm/bench/latency.h"
 #include "hm/bench/presets.h"
+#include "hm/bench/report.h"
 #include "hm/bench/throughput.h"
 #include "hm/cli/app.h"
 #include "hm/cli/busy_poll_flag.h"
 #include "hm/io/busy_idle.h"
-#include "report.h"
 
 namespace {
 
-struct Output {
-  bool json = false;
-  bool no_progress = false;
-  bool busy_idle = false;
-  unsigned busy_poll_us = 0;
-};
+using Output = hm::bench::OutputFlags;
 
 void add_output_flags(CLI::App* cmd, Output& out) {
   cmd->add_flag("--json", out.json, "Print one JSON object instead of the report");
@@ -45,84 +39,26 @@ void add_output_and_call_flags(CLI::App* cmd, Output& out) {
   hm::cli::add_busy_poll_flag(*cmd, out.busy_poll_us);
 }
 
-template <typename Run, typename Report>
-int print(const Output& out, const Run& run, const Report& report) {
-  if (out.json) {
-    auto json = hm::bench::to_json(run, report);
-    json["busy_idle"] = out.busy_idle;
-    json["busy_poll_us"] = out.busy_poll_us;
-    std::printf("%s\n", json.dump().c_str());
-  } else {
-    std::fputs(hm::bench::to_text(run, report).c_str(), stdout);
-  }
-  std::fflush(stdout);
-  return 0;
-}
-
-std::string self_exe() {
-  char path[PATH_MAX];
-  ssize_t n = readlink("/proc/self/exe", path, sizeof(path) - 1);
-  if (n <= 0) return "/proc/self/exe";
-  return std::string(path, static_cast<size_t>(n));
-}
-
-struct ThroughputFlags {
-  std::string preset = "default";
-  size_t experts = 0, clients = 0, batches = 0, batch_size = 0;
-  int64_t hidden_dim = 0;
-  std::string expert_cls, device;
-  uint32_t max_batch_size = 0;
-  bool backprop = false, no_backprop = false;
-  bool client_processes = false;
-  hm::bench::ThroughputRun run;
-  CLI::App* cmd = nullptr;
-};
-
-int run_throughput(ThroughputFlags& f, const Output& out) {
-  hm::bench::ThroughputOverrides o;
-  auto given = [&](const char* name) { return f.cmd->count(name) > 0; };
-  if (given("--experts")) o.experts = f.experts;
-  if (given("--clients")) o.clients = f.clients;
-  if (given("--batches-per-client")) o.batches_per_client = f.batches;
-  if (given("--batch-size")) o.batch_size = f.batch_size;
-  if (given("--hidden-dim")) o.hidden_dim = f.hidden_dim;
-  if (given("--expert-cls")) o.expert_cls = f.expert_cls;
-  if (given("--max-batch-size")) o.max_batch_size = f.max_batch_size;
-  if (given("--device")) o.device = f.device;
-  if (f.backprop) o.backprop = true;
-  if (f.no_backprop) o.backprop = false;
-  f.run.params = hm::bench::apply(hm::bench::throughput_preset(f.preset), o);
-  if (f.client_processes) {
-    f.run.client_argv = {self_exe(), "_client", "--busy-poll", std::to_string(out.busy_poll_us)};
-  }
-  f.run.progress = !out.no_progress;
-  auto report = hm::bench::run_throughput(f.run);
-  return print(out, f.run, report);
-}
-
-void add_throughput(CLI::App& app, ThroughputFlags& f, Output& out) {
+void add_throughput(CLI::App& app, hm::bench::ThroughputFlags& f, Output& out) {
   auto* cmd = app.add_subcommand(
       "throughput",
       "hivemind's benchmark_throughput: a server (in-process unless --server) and clients that "
       "send batches to random experts; samples/s, startup, per-call latency; with --vs-local the "
       "same work without the network, and the ratio");
-  f.cmd = cmd;
-  std::string names;
-  for (auto name : hm::bench::throughput_preset_names()) {
-    names += (names.empty() ? "" : ", ") + std::string(name);
-  }
+  auto names = fmt::format("{}", fmt::join(hm::bench::throughput_preset_names(), ", "));
   cmd->add_option("--preset", f.preset, "hivemind's preset: " + names)->capture_default_str();
-  cmd->add_option("--experts", f.experts, "Experts on the server (expert.0 ...)");
-  cmd->add_option("--clients", f.clients, "Concurrent clients");
-  cmd->add_option("--batches-per-client", f.batches, "Timed batches each client sends");
-  cmd->add_option("--batch-size", f.batch_size, "Rows per batch");
-  cmd->add_option("--hidden-dim", f.hidden_dim, "Hidden size of the experts");
-  cmd->add_option("--expert-cls", f.expert_cls, "ffn, transformer, det_dropout, nop, nop_delay");
-  cmd->add_option("--max-batch-size", f.max_batch_size,
+  cmd->add_option("--experts", f.overrides.experts, "Experts on the server (expert.0 ...)");
+  cmd->add_option("--clients", f.overrides.clients, "Concurrent clients");
+  cmd->add_option("--batches-per-client", f.overrides.batches_per_client,
+                  "Timed batches each client sends");
+  cmd->add_option("--batch-size", f.overrides.batch_size, "Rows per batch");
+  cmd->add_option("--hidden-dim", f.overrides.hidden_dim, "Hidden size of the experts");
+  cmd->add_option("--expert-cls", f.overrides.expert_cls, hm::builtin_expert_kinds_text());
+  cmd->add_option("--max-batch-size", f.overrides.max_batch_size,
                   "Server's largest batch (default: the preset's, else 4 x --batch-size)");
   auto* no = cmd->add_flag("--no-backprop", f.no_backprop, "Forward calls only");
   cmd->add_flag("--backprop", f.backprop, "Forward then backward for every batch")->excludes(no);
-  cmd->add_option("--device", f.device, "Where the experts run: cpu, cuda, cuda:N");
+  cmd->add_option("--device", f.overrides.device, "Where the experts run: cpu, cuda, cuda:N");
   cmd->add_option("--server", f.run.server,
                   "Use this running hm-serve (HOST:PORT, hosting expert.0 ...) instead of an "
                   "in-process server");
@@ -149,7 +85,7 @@ void add_latency(CLI::App& app, hm::bench::LatencyRun& run, Output& out) {
   cmd->add_option("--server", run.server, "Use this running hm-serve (HOST:PORT, with expert.0)");
   cmd->add_option("--calls", run.calls, "Timed round trips")->capture_default_str();
   cmd->add_option("--warmup", run.warmup, "Untimed round trips first")->capture_default_str();
-  cmd->add_option("--expert-cls", run.expert_cls, "ffn, transformer, det_dropout, nop, nop_delay")
+  cmd->add_option("--expert-cls", run.expert_cls, hm::builtin_expert_kinds_text())
       ->capture_default_str();
   cmd->add_option("--hidden-dim", run.hidden_dim, "Hidden size")->capture_default_str();
   cmd->add_option("--batch-size", run.batch_size, "Rows per call")->capture_default_str();
@@ -192,7 +128,7 @@ void add_chain(CLI::App& app, hm::bench::ChainRun& run, Output& out) {
   cmd->add_option("--server", run.server,
                   "Use this running hm-serve (HOST:PORT, hosting expert.0 ...)");
   cmd->add_option("--blocks", run.blocks, "Blocks in the chain")->capture_default_str();
-  cmd->add_option("--expert-cls", run.expert_cls, "ffn, transformer, det_dropout, nop, nop_delay")
+  cmd->add_option("--expert-cls", run.expert_cls, hm::builtin_expert_kinds_text())
       ->capture_default_str();
   cmd->add_option("--hidden-dim", run.hidden_dim, "Hidden size")->capture_default_str();
   cmd->add_option("--batch-size", run.batch_size, "Rows per batch")->capture_default_str();
@@ -223,7 +159,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
 
   Output out;
-  ThroughputFlags throughput;
+  hm::bench::ThroughputFlags throughput;
   hm::bench::LatencyRun latency;
   hm::bench::DhtBenchRun dht;
   hm::bench::ChainRun chain;
@@ -243,19 +179,14 @@ int main(int argc, char** argv) {
     std::unique_ptr<hm::io::BusyIdle> busy_idle;
     if (out.busy_idle) busy_idle = std::make_unique<hm::io::BusyIdle>();
     hm::cli::apply_busy_poll(out.busy_poll_us);
-    if (name == "throughput") return run_throughput(throughput, out);
-    if (name == "latency") {
-      latency.progress = !out.no_progress;
-      return print(out, latency, hm::bench::run_latency(latency));
+    using hm::bench::measure_and_print;
+    if (name == "throughput") {
+      auto run = hm::bench::throughput_run(throughput, out.busy_poll_us);
+      return measure_and_print(run, hm::bench::run_throughput, out);
     }
-    if (name == "dht") {
-      dht.progress = !out.no_progress;
-      return print(out, dht, hm::bench::run_dht_bench(dht));
-    }
-    if (name == "chain") {
-      chain.progress = !out.no_progress;
-      return print(out, chain, hm::bench::run_chain(chain));
-    }
+    if (name == "latency") return measure_and_print(latency, hm::bench::run_latency, out);
+    if (name == "dht") return measure_and_print(dht, hm::bench::run_dht_bench, out);
+    if (name == "chain") return measure_and_print(chain, hm::bench::run_chain, out);
     return hm::bench::client_process_main(spec);
   });
 }

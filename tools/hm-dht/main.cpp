@@ -16,10 +16,10 @@
 #include "hm/base/allocator.h"
 #include "hm/cli/app.h"
 #include "hm/cli/limit_flags.h"
-#include "hm/swarm/dht_join.h"
-#include "hm/swarm/expert_listing.h"
+#include "hm/discovery/dht_join.h"
+#include "hm/discovery/expert_listing.h"
 #include "hm/dht/node.h"
-#include "hm/dht/swarm.h"
+#include "hm/dht/node_group.h"
 #include "hm/io/signals.h"
 #include "hm/io/uv_timer.h"
 
@@ -51,7 +51,7 @@ struct Flags {
 };
 
 std::vector<Endpoint> parse_peers(const std::vector<std::string>& texts) {
-  return hm::swarm::parse_peers(texts, "--peers");
+  return hm::discovery::parse_peers(texts, "--peers");
 }
 
 // Lets `fds` file descriptors open (one UDP socket per node).
@@ -96,7 +96,7 @@ class Loop {
 // through `peers`, bound next to them (loopback peers: loopback).
 std::unique_ptr<DhtNode> join_as_client(Loop& loop, const std::vector<Endpoint>& peers) {
   if (peers.empty()) throw hm::UsageError("--peers: give at least one node's address");
-  DhtConfig config = hm::swarm::client_node_config(peers);
+  DhtConfig config = hm::discovery::client_node_config(peers);
   auto node = std::make_unique<DhtNode>(loop.get(), config);
   std::optional<std::string> error;
   node->bootstrap(peers, [&](const std::string& e) {
@@ -192,8 +192,8 @@ int run_experts(const Flags& flags) {
   auto dim0 = first_dimension(flags.grid);
   Loop loop;
   auto node = join_as_client(loop, peers);
-  std::optional<std::vector<hm::swarm::ExpertLocation>> experts;
-  hm::swarm::list_experts(*node, flags.targets, dim0, [&](auto list) {
+  std::optional<std::vector<hm::discovery::ExpertLocation>> experts;
+  hm::discovery::list_experts(*node, flags.targets, dim0, [&](auto list) {
     experts = std::move(list);
     loop.stop();
   });
@@ -251,23 +251,23 @@ int run_nodes(const Flags& flags) {
   flags.limits.apply(config.protocol, config.storage);
   auto peers = parse_peers(flags.peers);
   Loop loop;
-  hm::dht::DhtSwarm swarm(loop.get(), config, flags.nodes);
+  hm::dht::NodeGroup nodes(loop.get(), config, flags.nodes);
   std::string error;
   bool joined = false;
-  swarm.bootstrap(peers, flags.allow_alone, [&](const std::string& e) {
+  nodes.bootstrap(peers, flags.allow_alone, [&](const std::string& e) {
     error = e;
     joined = true;
     if (!e.empty()) {
       loop.stop();
       return;
     }
-    for (size_t i = 0; i < swarm.size(); ++i) {
-      std::printf("%s\n", hm::dht::reachable_address(swarm.node(i).address()).to_string().c_str());
+    for (size_t i = 0; i < nodes.size(); ++i) {
+      std::printf("%s\n", hm::dht::reachable_address(nodes.node(i).address()).to_string().c_str());
     }
     std::fflush(stdout);
-    spdlog::info("{} node(s) up; {}", swarm.size(), swarm.summary());
+    spdlog::info("{} node(s) up; {}", nodes.size(), nodes.summary());
   });
-  hm::io::Timer report(loop.get(), [&] { spdlog::info("{}", swarm.summary()); });
+  hm::io::Timer report(loop.get(), [&] { spdlog::info("{}", nodes.summary()); });
   if (flags.report_every > 0) {
     auto ms = static_cast<uint64_t>(flags.report_every * 1000);
     report.start(ms, ms);
@@ -282,7 +282,7 @@ int run_nodes(const Flags& flags) {
   sigterm.start(SIGTERM);
   uv_run(loop.get(), UV_RUN_DEFAULT);
   if (signal_seen != 0) {
-    spdlog::info("signal {}: stopping {} node(s)", signal_seen, swarm.size());
+    spdlog::info("signal {}: stopping {} node(s)", signal_seen, nodes.size());
     return 0;
   }
   if (joined && !error.empty()) hm::fail("{}", error);

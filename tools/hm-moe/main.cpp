@@ -1,230 +1,50 @@
 // hm-moe: a mixture-of-experts layer over the swarm, from a shell.
 //   hm-moe forward  --dht 127.0.0.1:7000 --prefix ffn --grid 4x4 --k-best 4 -i x.npy > y.npy
 //   hm-moe backward --dht 127.0.0.1:7000 --prefix ffn --grid 4x4 --k-best 4 -i x.npy -g dy.npy > dx.npy
-#include <torch/torch.h>
-#include <unistd.h>
-
-#include <charconv>
-#include <chrono>
+#include <cstdio>
 
 #include <nlohmann/json.hpp>
 
 #include "hm/base/allocator.h"
+#include "hm/base/expert_uid.h"
+#include "hm/base/progress_line.h"
 #include "hm/cli/app.h"
 #include "hm/cli/busy_poll_flag.h"
-#include "hm/client/mixture.h"
-#include "hm/client/trainer.h"
-#include "hm/tensor/tensor_io.h"
-#include "hm/torch/torch_bridge.h"
+#include "hm/cli/tensor_args.h"
+#include "hm/client/layer_command.h"
 
 namespace {
 
-struct Flags {
-  std::vector<std::string> dht;
-  std::string prefix;
-  std::string grid;
-  size_t k_best = 4;
-  size_t k_min = 1;
-  double forward_timeout = 0;
-  double timeout_after_k_min = 0;
-  size_t backward_k_min = 1;
-  double backward_timeout = 0;
-  bool allow_zero_outputs = false;
-  unsigned busy_poll_us = 0;
-  bool detect_anomalies = false;
-  std::string gate;
-  std::string save_gate;
-  uint64_t seed = 0;
-  std::string input;
-  std::string grad;
-  std::string output;
-  std::string format = "npy";
-  // train
-  int64_t hidden_dim = 64;
-  int blocks = 2;
-  int64_t steps = 1000;
-  int64_t batch_size = 64;
-  int trainers = 4;
-  int64_t eval_every = 100;
-  int64_t eval_samples = 10000;
-  double inject_failures = 0;
-  double latency_ms = 0;
-  double lr = 1e-3;
-  std::string data = "/usr/share/datasets/fashion-mnist";
-  std::string save;
-  std::string resume;
-  bool json = false;
-};
-
-std::vector<int64_t> parse_grid(const std::string& text) {
-  std::vector<int64_t> dims;
-  std::string_view rest = text;
-  while (true) {
-    auto x = rest.find('x');
-    auto part = rest.substr(0, x);
-    int64_t value = 0;
-    auto [end, ec] = std::from_chars(part.data(), part.data() + part.size(), value);
-    if (part.empty() || ec != std::errc() || end != part.data() + part.size() || value <= 0) {
-      throw hm::UsageError(fmt::format("--grid: bad grid '{}' (expected sizes like 4x4)", text));
-    }
-    dims.push_back(value);
-    if (x == std::string_view::npos) return dims;
-    rest.remove_prefix(x + 1);
-  }
-}
-
-hm::client::MixtureConfig mixture_config(const Flags& flags, int64_t in_features) {
-  hm::client::MixtureConfig config;
-  config.in_features = in_features;
-  config.grid.prefix = flags.prefix.ends_with('.') ? flags.prefix : flags.prefix + ".";
-  config.grid.dims = parse_grid(flags.grid);
-  config.k_best = flags.k_best;
-  config.k_min = flags.k_min;
-  if (flags.forward_timeout > 0) config.forward_timeout = flags.forward_timeout;
-  if (flags.timeout_after_k_min > 0) config.timeout_after_k_min = flags.timeout_after_k_min;
-  config.backward_k_min = flags.backward_k_min;
-  if (flags.backward_timeout > 0) config.backward_timeout = flags.backward_timeout;
-  config.allow_zero_outputs = flags.allow_zero_outputs;
-  config.detect_anomalies = flags.detect_anomalies;
-  return config;
-}
-
-std::vector<hm::HostTensor> read_input(const std::string& path, hm::TensorFormat format) {
-  if (path.empty() || path == "-") {
-    if (isatty(STDIN_FILENO)) throw hm::UsageError("no input: give -i FILE or pipe a tensor");
-    return hm::read_tensors(hm::read_all_stdin(), format);
-  }
-  return hm::read_tensors(hm::read_file(path), format);
-}
-
-torch::Tensor one_tensor(const std::vector<hm::HostTensor>& tensors, const char* what) {
-  if (tensors.size() != 1) hm::fail("{}: expected one tensor, got {}", what, tensors.size());
-  auto tensor = hm::to_torch(tensors[0]);
-  if (tensor.dim() < 2 || !tensor.is_floating_point()) {
-    hm::fail("{}: expected a float tensor [batch, ..., features], got {}", what,
-             hm::describe(tensors[0]));
-  }
-  return tensor.to(torch::kFloat).clone();
-}
-
-void load_gate(hm::client::RemoteMixtureOfExperts& moe, const Flags& flags) {
-  if (flags.gate.empty()) return;
-  auto tensors = hm::read_tensors(hm::read_file(flags.gate), hm::TensorFormat::Npy);
-  torch::NoGradGuard no_grad;
-  auto& weight = moe->gate->weight;
-  auto& bias = moe->gate->bias;
-  if (tensors.size() != 2 || hm::to_torch(tensors[0]).sizes() != weight.sizes() ||
-      hm::to_torch(tensors[1]).sizes() != bias.sizes()) {
-    hm::fail("--gate {}: expected two .npy records, weight [{}, {}] and bias [{}]", flags.gate,
-             weight.size(0), weight.size(1), bias.size(0));
-  }
-  weight.copy_(hm::to_torch(tensors[0]));
-  bias.copy_(hm::to_torch(tensors[1]));
-}
-
-void save_gate(hm::client::RemoteMixtureOfExperts& moe, const Flags& flags) {
-  if (flags.save_gate.empty()) return;
-  std::vector<hm::HostTensor> tensors{hm::from_torch(moe->gate->weight.detach().contiguous()),
-                                      hm::from_torch(moe->gate->bias.detach().contiguous())};
-  hm::write_tensors_to_file(flags.save_gate, tensors, hm::TensorFormat::Npy);
-}
+using Flags = hm::client::LayerFlags;
 
 int run(const Flags& flags, bool backward) {
-  auto format = hm::format_from_name(flags.format);
-  parse_grid(flags.grid);  // usage errors before any work
-  if (backward && flags.grad.empty()) throw hm::UsageError("backward needs -g FILE (output gradients)");
-  auto x = one_tensor(read_input(flags.input, format), "input");
-  torch::manual_seed(flags.seed);
-  auto swarm = std::make_shared<hm::swarm::SwarmClient>(flags.dht);
-  hm::client::RemoteMixtureOfExperts moe(mixture_config(flags, x.size(-1)), swarm);
-  load_gate(moe, flags);
-  save_gate(moe, flags);
-
-  if (backward) x.requires_grad_(true);
-  auto y = moe->forward(x);
-  const auto& stats = moe->last_stats();
-  spdlog::info("{} experts asked, {} answered; beam search {:.1f} ms, calls {:.1f} ms",
-               stats.experts_asked, stats.experts_answered, stats.search_seconds * 1e3,
-               stats.call_seconds * 1e3);
-  std::vector<hm::HostTensor> result;
+  hm::cli::TensorArgs args;
+  args.format = hm::format_from_name(flags.format);
+  hm::parse_grid(flags.grid, "--grid");  // usage errors before any work
+  if (backward && flags.grad.empty()) {
+    throw hm::UsageError("backward needs -g FILE (output gradients)");
+  }
+  auto inputs =
+      hm::cli::read_tensor_arg(args, flags.input, "no input: give -i FILE or pipe a tensor");
+  std::function<hm::HostTensor()> output_grad;
   if (backward) {
-    auto dy = one_tensor(hm::read_tensors(hm::read_file(flags.grad), format), "-g");
-    if (dy.sizes() != y.sizes()) {
-      hm::fail("-g: output gradient has shape [{}], the output is [{}]", fmt::join(dy.sizes(), ", "),
-               fmt::join(y.sizes(), ", "));
-    }
-    y.backward(dy);
-    result.push_back(hm::from_torch(x.grad().contiguous()));
-  } else {
-    result.push_back(hm::from_torch(y.detach().contiguous()));
+    output_grad = [&] {
+      return hm::cli::one_float_tensor(hm::cli::read_tensor_file(args, flags.grad), "-g");
+    };
   }
-  if (flags.output.empty() || flags.output == "-") {
-    hm::write_tensors(STDOUT_FILENO, result, format, "stdout");
-  } else {
-    hm::write_tensors_to_file(flags.output, result, format);
-  }
+  std::vector<hm::HostTensor> result{
+      hm::client::run_layer(flags, hm::cli::one_float_tensor(inputs, "input"), output_grad)};
+  hm::cli::write_tensor_result(args, flags.output, result);
   return 0;
 }
 
-// Progress on stderr: a live line on a terminal, a log line every 10 s otherwise.
-class ProgressLine {
- public:
-  explicit ProgressLine(int64_t total) : total_(total), tty_(isatty(STDERR_FILENO)) {}
-  ~ProgressLine() {
-    if (tty_ && drawn_) std::fputc('\n', stderr);
-  }
-  void show(const hm::client::Progress& p) {
-    auto line = fmt::format("step {}/{}  loss {:.3f}  {:.0f} samples/s  experts reached {:.0f}%",
-                            p.step, total_, p.loss, p.samples_per_s, 100 * p.experts_reached);
-    if (tty_) {
-      std::fprintf(stderr, "\r%-78s", line.c_str());
-      drawn_ = true;
-    } else if (std::chrono::steady_clock::now() - last_ > std::chrono::seconds(10)) {
-      last_ = std::chrono::steady_clock::now();
-      spdlog::info("{}", line);
-    }
-  }
-  void clear() {
-    if (tty_ && drawn_) std::fprintf(stderr, "\r%78s\r", "");
-  }
-
- private:
-  int64_t total_;
-  bool tty_;
-  bool drawn_ = false;
-  std::chrono::steady_clock::time_point last_ = std::chrono::steady_clock::now();
-};
-
 int run_train(const Flags& flags) {
-  if (flags.trainers < 1) throw hm::UsageError("--trainers must be at least 1");
-  if (flags.blocks < 1) throw hm::UsageError("--blocks must be at least 1");
-  if (flags.batch_size < 1 || flags.steps < 1) {
-    throw hm::UsageError("--batch-size and --steps must be at least 1");
-  }
-  if (flags.inject_failures < 0 || flags.inject_failures >= 1) {
-    throw hm::UsageError("--inject-failures must be in [0, 1)");
-  }
-  torch::set_num_threads(1);  // the trainers are the parallelism
-  hm::client::TrainConfig config;
-  config.block = mixture_config(flags, flags.hidden_dim);
-  config.block.inject_failures = flags.inject_failures;
-  config.block.latency_ms = flags.latency_ms;
-  config.hidden_dim = flags.hidden_dim;
-  config.blocks = flags.blocks;
-  config.steps = flags.steps;
-  config.batch_size = flags.batch_size;
-  config.trainers = flags.trainers;
-  config.eval_every = flags.eval_every;
-  config.eval_samples = flags.eval_samples;
-  config.lr = flags.lr;
-  config.seed = flags.seed;
-  config.data_dir = flags.data;
-  config.save_path = flags.save;
-  config.resume_path = flags.resume;
-  auto swarm = std::make_shared<hm::swarm::SwarmClient>(flags.dht);
-  hm::client::Trainer trainer(config, swarm);
-  ProgressLine progress(flags.steps);
-  trainer.run(
+  // Progress on stderr: a live line on a terminal, a log line every 10 s otherwise.
+  hm::ProgressLine progress(hm::ProgressLine::on_stderr(
+      {.width = 78, .ending = hm::ProgressLine::Ending::Keep,
+       .log_every = std::chrono::seconds(10)}));
+  hm::client::train(
+      flags,
       [&](const hm::client::Evaluation& e) {
         progress.clear();
         if (flags.json) {
@@ -243,7 +63,11 @@ int run_train(const Flags& flags) {
         }
         std::fflush(stdout);
       },
-      [&](const hm::client::Progress& p) { progress.show(p); });
+      [&](const hm::client::Progress& p) {
+        progress.show(fmt::format(
+            "step {}/{}  loss {:.3f}  {:.0f} samples/s  experts reached {:.0f}%", p.step,
+            flags.steps, p.loss, p.samples_per_s, 100 * p.experts_reached));
+      });
   return 0;
 }
 

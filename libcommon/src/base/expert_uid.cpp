@@ -198,3 +198,24 @@ std::vector<std::string> ExpertPattern::all(uint64_t max_count) const {
 }
 
 }  // namespace hm
+
+namespace hm {
+
+std::vector<int64_t> parse_grid(std::string_view text, std::string_view flag) {
+  std::vector<int64_t> dims;
+  std::string_view rest = text;
+  while (true) {
+    auto x = rest.find('x');
+    auto part = rest.substr(0, x);
+    int64_t value = 0;
+    auto [end, ec] = std::from_chars(part.data(), part.data() + part.size(), value);
+    if (part.empty() || ec != std::errc() || end != part.data() + part.size() || value <= 0) {
+      throw UsageError(fmt::format("{}: bad grid '{}' (expected sizes like 4x4)", flag, text));
+    }
+    dims.push_back(value);
+    if (x == std::string_view::npos) return dims;
+    rest.remove_prefix(x + 1);
+  }
+}
+
+}  // namespace hm

@@ -9,10 +9,10 @@
 #include "hm/base/log.h"
 #include "hm/bench/progress.h"
 #include "hm/bench/stats.h"
-#include "hm/dht/swarm.h"
+#include "hm/dht/node_group.h"
 #include "hm/io/event_loop.h"
 #include "hm/rpc/blocking.h"
-#include "hm/swarm/expert_records.h"
+#include "hm/discovery/expert_records.h"
 
 namespace hm::bench {
 namespace {
@@ -66,11 +66,11 @@ DhtBenchReport run_dht_bench(const DhtBenchRun& run) {
   io::EventLoop loop;
   dht::DhtConfig config;
   config.listen = io::Endpoint::from_ip_bytes(std::vector<uint8_t>{127, 0, 0, 1}, 0);
-  dht::DhtSwarm swarm(loop.uv(), config, run.peers);
+  dht::NodeGroup nodes(loop.uv(), config, run.peers);
   const double t0 = monotonic_seconds();
   auto error = std::make_shared<std::string>();
   await<bool>(loop, run.timeout_s, "joining the swarm", [&](auto done) {
-    swarm.bootstrap({}, true, [done, error](const std::string& e) {
+    nodes.bootstrap({}, true, [done, error](const std::string& e) {
       *error = e;
       done(true);
     });
@@ -86,12 +86,12 @@ DhtBenchReport run_dht_bench(const DhtBenchRun& run) {
     const size_t first = b * run.batch, count = std::min(run.batch, uids.size() - first);
     const HostPort server = random_server(rng);
     servers.push_back(server.to_string());
-    auto entries = swarm::declaration_entries(std::span(uids).subspan(first, count), server,
+    auto entries = discovery::declaration_entries(std::span(uids).subspan(first, count), server,
                                               dht::system_dht_time() + run.expiration);
     const double start = monotonic_seconds();
     auto accepted = await<std::vector<bool>>(
         loop, run.timeout_s, "storing a batch", [&](auto done) {
-          swarm.node(run.peers - 2).store(entries, [done](std::vector<bool> a) { done(a); });
+          nodes.node(run.peers - 2).store(entries, [done](std::vector<bool> a) { done(a); });
         });
     report.store_s += monotonic_seconds() - start;
     report.store_total += entries.size();
@@ -106,10 +106,10 @@ DhtBenchReport run_dht_bench(const DhtBenchRun& run) {
   std::shuffle(victims.begin(), victims.end(), rng);
   victims.resize(std::min(stop, victims.size()));
   std::sort(victims.rbegin(), victims.rend());  // highest first: indices shift down
-  for (size_t i : victims) swarm.stop(i);
+  for (size_t i : victims) nodes.stop(i);
   report.stopped = victims.size();
 
-  dht::DhtNode& reader = swarm.node(swarm.size() - 1);
+  dht::DhtNode& reader = nodes.node(nodes.size() - 1);
   for (size_t b = 0; b < batches; ++b) {
     const size_t first = b * run.batch, count = std::min(run.batch, uids.size() - first);
     std::vector<std::string> keys(uids.begin() + static_cast<std::ptrdiff_t>(first),
@@ -136,7 +136,7 @@ DhtBenchReport run_dht_bench(const DhtBenchRun& run) {
   report.mean_store_ms = 1000 * ratio(report.store_s, static_cast<double>(report.store_total));
   report.mean_get_ms = 1000 * ratio(report.get_s, static_cast<double>(report.get_total));
   report.peak_rss_mb = peak_rss_mb();
-  report.swarm_summary = swarm.summary();
+  report.swarm_summary = nodes.summary();
   return report;
 }
 

@@ -8,6 +8,7 @@
 #include <fmt/ranges.h>
 
 #include "hm/base/error.h"
+#include "hm/base/expert_kinds.h"
 
 namespace hm::bench {
 namespace {
@@ -15,9 +16,6 @@ namespace {
 constexpr std::array<std::string_view, 8> kPresets = {
     "default",       "ffn_forward_backward", "ffn_forward",  "ffn_small_batch",
     "ffn_small_batch_512clients", "ffn_massive", "minimalistic", "nop"};
-
-constexpr std::array<std::string_view, 5> kExpertKinds = {"ffn", "transformer", "det_dropout",
-                                                          "nop", "nop_delay"};
 
 }  // namespace
 
@@ -83,11 +81,9 @@ void validate(const ThroughputParams& p) {
   if (p.hidden_dim < 1) {
     throw UsageError(fmt::format("--hidden-dim must be at least 1, got {}", p.hidden_dim));
   }
-  bool known = false;
-  for (auto kind : kExpertKinds) known = known || kind == p.expert_cls;
-  if (!known) {
+  if (!is_builtin_expert_kind(p.expert_cls)) {
     throw UsageError(fmt::format("--expert-cls '{}' is not one of {}", p.expert_cls,
-                                 fmt::join(kExpertKinds, ", ")));
+                                 builtin_expert_kinds_text()));
   }
   if (p.max_batch_size != 0 && p.batch_size > p.max_batch_size) {
     throw UsageError(fmt::format("--batch-size {} exceeds --max-batch-size {}", p.batch_size,

@@ -3,9 +3,10 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cstdio>
 
 #include <fmt/format.h>
+
+#include "hm/base/progress_line.h"
 
 namespace hm::bench {
 
@@ -45,20 +46,14 @@ void Progress::draw_loop() {
   const auto start = std::chrono::steady_clock::now();
   std::unique_lock lock(mutex_);
   if (stop_cv_.wait_for(lock, delay_, [this] { return stopping_; })) return;
+  ProgressLine line({.terminal = true});  // erased when it goes
   for (;;) {
     const double elapsed =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    auto line = format_progress(label_, done(), total_, elapsed);
-    std::fprintf(stderr, "\r%s", line.c_str());
-    std::fflush(stderr);
-    drawn_ = true;
+    line.show(format_progress(label_, done(), total_, elapsed));
     if (stop_cv_.wait_for(lock, std::chrono::milliseconds(200), [this] { return stopping_; })) {
       break;
     }
-  }
-  if (drawn_) {
-    std::fprintf(stderr, "\r\033[K");
-    std::fflush(stderr);
   }
 }
 

@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include "hm/base/error.h"
+#include "hm/base/file_limit.h"
 #include "hm/base/log.h"
 #include "hm/bench/client.h"
 #include "hm/bench/client_process.h"
@@ -160,6 +161,18 @@ ThroughputReport run_throughput(const ThroughputRun& run) {
   }
   report.total_s = monotonic_seconds() - began;
   return report;
+}
+
+ThroughputRun throughput_run(const ThroughputFlags& flags, unsigned busy_poll_us) {
+  auto overrides = flags.overrides;
+  if (flags.backprop) overrides.backprop = true;
+  if (flags.no_backprop) overrides.backprop = false;
+  ThroughputRun run = flags.run;
+  run.params = apply(throughput_preset(flags.preset), overrides);
+  if (flags.client_processes) {
+    run.client_argv = {self_executable(), "_client", "--busy-poll", std::to_string(busy_poll_us)};
+  }
+  return run;
 }
 
 }  // namespace hm::bench

@@ -23,14 +23,14 @@ double seconds_since(Clock::time_point start) {
 
 // The experts one forward called, and which (sample, slot) each row is.
 struct Route {
-  swarm::ExpertLocation location;
+  discovery::ExpertLocation location;
   std::vector<int64_t> rows;   // sample index of every row sent
   std::vector<int64_t> slots;  // its position among that sample's experts
   bool answered = false;
 };
 
 struct CallPlan : torch::CustomClassHolder {
-  swarm::SwarmClient* swarm = nullptr;
+  discovery::SwarmClient* swarm = nullptr;
   std::vector<Route> routes;
   int64_t slots = 0;  // K: most experts of any sample
   MixtureConfig config;
@@ -166,7 +166,7 @@ struct CallMany : torch::autograd::Function<CallMany> {
 };
 
 // Plans one request per distinct expert, recording each sample's slots.
-void route(const std::vector<std::vector<swarm::ScoredExpert>>& best, CallPlan& plan,
+void route(const std::vector<std::vector<discovery::ScoredExpert>>& best, CallPlan& plan,
            std::vector<std::vector<int64_t>>& coordinates) {
   std::map<std::string, size_t> by_uid;
   for (size_t s = 0; s < best.size(); ++s) {
@@ -184,7 +184,7 @@ void route(const std::vector<std::vector<swarm::ScoredExpert>>& best, CallPlan& 
 
 }  // namespace
 
-Dispatch dispatch_to_experts(swarm::SwarmClient& swarm, const MixtureConfig& config,
+Dispatch dispatch_to_experts(discovery::SwarmClient& swarm, const MixtureConfig& config,
                              const torch::Tensor& x, const torch::Tensor& scores,
                              MixtureStats& stats) {
   auto started = Clock::now();

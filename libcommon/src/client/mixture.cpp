@@ -8,7 +8,7 @@
 namespace hm::client {
 
 RemoteMixtureOfExpertsImpl::RemoteMixtureOfExpertsImpl(MixtureConfig config,
-                                                       std::shared_ptr<swarm::SwarmClient> swarm)
+                                                       std::shared_ptr<discovery::SwarmClient> swarm)
     : config_(std::move(config)), swarm_(std::move(swarm)) {
   check_mixture_config(config_);
   gate = register_module("gate", torch::nn::Linear(config_.in_features, config_.grid.total()));

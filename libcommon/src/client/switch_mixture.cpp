@@ -7,7 +7,7 @@
 
 namespace hm::client {
 
-SwitchConfig SwitchConfig::defaults(int64_t in_features, swarm::GridSpec grid) {
+SwitchConfig SwitchConfig::defaults(int64_t in_features, discovery::GridSpec grid) {
   SwitchConfig config;
   config.mixture.in_features = in_features;
   config.mixture.grid = std::move(grid);
@@ -19,7 +19,7 @@ SwitchConfig SwitchConfig::defaults(int64_t in_features, swarm::GridSpec grid) {
 }
 
 RemoteSwitchMixtureOfExpertsImpl::RemoteSwitchMixtureOfExpertsImpl(
-    SwitchConfig config, std::shared_ptr<swarm::SwarmClient> swarm)
+    SwitchConfig config, std::shared_ptr<discovery::SwarmClient> swarm)
     : config_(std::move(config)), swarm_(std::move(swarm)) {
   check_mixture_config(config_.mixture);
   if (!(config_.grid_dropout > 0 && config_.grid_dropout <= 1)) {

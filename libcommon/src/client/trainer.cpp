@@ -33,7 +33,7 @@ std::chrono::milliseconds backoff_after(int64_t failures_in_a_row) {
 // Linear(784, d) -> blocks -> Linear(d, 10).
 struct ClassifierImpl : torch::nn::Module {
   ClassifierImpl(const TrainConfig& config, int64_t inputs,
-                 const std::shared_ptr<swarm::SwarmClient>& swarm) {
+                 const std::shared_ptr<discovery::SwarmClient>& swarm) {
     input = register_module("input", torch::nn::Linear(inputs, config.hidden_dim));
     auto block_config = config.block;
     block_config.in_features = config.hidden_dim;
@@ -86,7 +86,7 @@ void copy_parameters(Classifier& from, Classifier& to) {
 
 struct Trainer::Impl {
   TrainConfig config;
-  std::shared_ptr<swarm::SwarmClient> swarm;
+  std::shared_ptr<discovery::SwarmClient> swarm;
   Data train, test;
   Classifier master{nullptr};
   std::unique_ptr<torch::optim::Adam> optimizer;
@@ -211,7 +211,7 @@ struct Trainer::Impl {
   }
 };
 
-Trainer::Trainer(TrainConfig config, std::shared_ptr<swarm::SwarmClient> swarm)
+Trainer::Trainer(TrainConfig config, std::shared_ptr<discovery::SwarmClient> swarm)
     : impl_(std::make_unique<Impl>()) {
   impl_->config = std::move(config);
   impl_->swarm = std::move(swarm);

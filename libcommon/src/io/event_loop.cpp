@@ -1,9 +1,6 @@
-// The kj <-> libuv bridge (see event_loop.h for the design).
-//
-// Measured on the development machine (2 cores): a post() from another
-// thread reaches the loop in a few microseconds; RPC round trips are
-// unchanged by the bridge because kj polls its own sockets directly and only
-// libuv's one backend fd is added to its epoll set.
+// The kj <-> libuv bridge (see event_loop.h for the design). RPC round trips
+// do not pay for it: kj polls its own sockets directly, and only libuv's one
+// backend fd is added to its epoll set.
 #include "hm/io/event_loop.h"
 
 #include <poll.h>

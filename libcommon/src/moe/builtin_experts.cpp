@@ -12,6 +12,7 @@
 #include <cmath>
 #include <thread>
 
+#include "hm/base/expert_kinds.h"
 #include "seeded_uniform.h"
 
 namespace hm::moe::detail {
@@ -214,18 +215,29 @@ std::vector<TensorSpec> det_dropout_inputs(int64_t h) {
   return {{DType::Float32, {-1, h}}, {DType::Float32, {-1, h}}};
 }
 
+// `name`, which must be one of hm/base/expert_kinds.h's (else this does not
+// compile): the kinds are listed there, once.
+consteval std::string_view listed(std::string_view name) {
+  for (auto kind : kBuiltinExpertKinds) {
+    if (kind == name) return kind;
+  }
+  throw "not a kind of hm::kBuiltinExpertKinds";
+}
+
 const BuiltinKind kBuiltins[] = {
-    {"ffn", hidden_specs, hidden_specs,
+    {listed("ffn"), hidden_specs, hidden_specs,
      [](int64_t h, at::mt19937& gen) { return make_net<Feedforward>(h, gen); }},
-    {"transformer", transformer_inputs, sequence_specs,
+    {listed("transformer"), transformer_inputs, sequence_specs,
      [](int64_t h, at::mt19937& gen) { return make_net<Transformer>(h, gen); }},
-    {"det_dropout", det_dropout_inputs, hidden_specs,
+    {listed("det_dropout"), det_dropout_inputs, hidden_specs,
      [](int64_t h, at::mt19937& gen) { return make_net<DetDropout>(h, gen); }},
-    {"nop", hidden_specs, hidden_specs,
+    {listed("nop"), hidden_specs, hidden_specs,
      [](int64_t, at::mt19937&) { return make_net<Nop>(std::chrono::milliseconds(0)); }},
-    {"nop_delay", hidden_specs, hidden_specs,
+    {listed("nop_delay"), hidden_specs, hidden_specs,
      [](int64_t, at::mt19937&) { return make_net<Nop>(std::chrono::milliseconds(500)); }},
 };
+static_assert(std::size(kBuiltins) == kBuiltinExpertKinds.size(),
+              "every kind of hm/base/expert_kinds.h needs a row here");
 
 }  // namespace
 

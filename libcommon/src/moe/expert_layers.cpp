@@ -11,6 +11,7 @@
 
 #include "builtin_experts.h"
 #include "hm/base/error.h"
+#include "hm/base/expert_kinds.h"
 #include "hm/torch/torch_bridge.h"
 #include "hm/torch/torch_errors.h"
 #include "script_expert.h"
@@ -19,8 +20,13 @@ namespace hm::moe {
 namespace {
 
 constexpr std::string_view kModule = "module";
-constexpr std::array<std::string_view, 6> kClasses = {"ffn", "transformer", "det_dropout",
-                                                      "nop", "nop_delay",   kModule};
+// The built-in kinds, then "module".
+constexpr auto kClasses = [] {
+  std::array<std::string_view, kBuiltinExpertKinds.size() + 1> classes{};
+  std::copy(kBuiltinExpertKinds.begin(), kBuiltinExpertKinds.end(), classes.begin());
+  classes.back() = kModule;
+  return classes;
+}();
 constexpr int64_t kTransformerHeads = 16;
 constexpr int64_t kDummyBatch = 3;
 

@@ -253,15 +253,16 @@ std::optional<ExpertDescription> ExpertServerHost::describe(std::string_view uid
 }
 
 void ExpertServerHost::submit_forward(std::string_view uid, std::vector<HostTensor> inputs,
-                                      TaskDone done) {
+                                      TaskDone done, CallDeadline deadline) {
   const auto& expert = impl_->accepting(uid);
   const auto rows = check_tensors(expert.backend->options().inputs, inputs, "forward inputs");
   require_rows(rows, "forward inputs");
-  expert.forward->submit(std::move(inputs), rows, std::move(done));
+  expert.forward->submit(std::move(inputs), rows, std::move(done), deadline);
 }
 
 void ExpertServerHost::submit_backward(std::string_view uid,
-                                       std::vector<HostTensor> inputs_and_grads, TaskDone done) {
+                                       std::vector<HostTensor> inputs_and_grads, TaskDone done,
+                                       CallDeadline deadline) {
   const auto& expert = impl_->accepting(uid);
   const auto& options = expert.backend->options();
   const size_t n_in = options.inputs.size();
@@ -276,7 +277,7 @@ void ExpertServerHost::submit_backward(std::string_view uid,
   require(rows == grad_rows, "backward: batch sizes differ: {} (inputs) vs {} (grad_outputs)", rows,
           grad_rows);
   require_rows(rows, "backward inputs");
-  expert.backward->submit(std::move(inputs_and_grads), rows, std::move(done));
+  expert.backward->submit(std::move(inputs_and_grads), rows, std::move(done), deadline);
 }
 
 std::vector<std::string> ExpertServerHost::stats_report() {
@@ -291,7 +292,7 @@ std::vector<std::string> ExpertServerHost::stats_report() {
     for (const auto* pool : {expert.forward.get(), expert.backward.get()}) {
       const auto counters = pool->counters();
       auto& last = impl_->last_counters[index++];
-      if (counters.batches != last.batches) {
+      if (counters.batches != last.batches || counters.dropped != last.dropped) {
         lines.push_back(format_pool_report(pool->options().name, last, counters, seconds));
       }
       last = counters;

@@ -1,5 +1,6 @@
 #include "hm/moe/task_pool.h"
 
+#include <optional>
 #include <utility>
 
 #include "hm/base/error.h"
@@ -62,12 +63,13 @@ TaskPool::TaskPool(PoolOptions options, BatchFn fn)
           options_.name, options_.max_batch_size);
 }
 
-void TaskPool::submit(std::vector<HostTensor> inputs, int64_t rows, TaskDone done) {
+void TaskPool::submit(std::vector<HostTensor> inputs, int64_t rows, TaskDone done,
+                      CallDeadline deadline) {
   require(rows <= options_.max_batch_size, "batch of {} rows exceeds max-batch-size {}", rows,
           options_.max_batch_size);
   std::lock_guard lock(mutex_);
   if (closed_) throw Error(kShuttingDown);
-  queue_.push_back(Task{std::move(inputs), rows, Clock::now(), std::move(done)});
+  queue_.push_back(Task{std::move(inputs), rows, Clock::now(), std::move(done), deadline});
   queued_rows_ += rows;
   // Under the lock, so that set_wakeup(nullptr) guarantees no later call.
   if (wakeup_) wakeup_();
@@ -95,15 +97,39 @@ TaskPool::State TaskPool::state(Clock::time_point now) const {
 }
 
 std::vector<Task> TaskPool::take_batch() {
-  std::vector<Task> batch;
-  std::lock_guard lock(mutex_);
-  int64_t rows = 0;
-  while (!queue_.empty() && rows + queue_.front().rows <= options_.max_batch_size) {
-    rows += queue_.front().rows;
-    batch.push_back(std::move(queue_.front()));
-    queue_.pop_front();
+  std::vector<Task> batch, expired;
+  {
+    std::lock_guard lock(mutex_);
+    std::optional<Clock::time_point> now;  // read once, at the first deadline met
+    const auto too_late = [&now](const Task& task) {
+      if (task.deadline.none()) return false;
+      if (!now) now = Clock::now();
+      return task.deadline.passed(*now);
+    };
+    int64_t rows = 0;
+    while (!queue_.empty()) {
+      auto& task = queue_.front();
+      if (too_late(task)) {
+        queued_rows_ -= task.rows;
+        expired.push_back(std::move(task));
+      } else if (rows + task.rows <= options_.max_batch_size) {
+        rows += task.rows;
+        batch.push_back(std::move(task));
+      } else {
+        break;
+      }
+      queue_.pop_front();
+    }
+    queued_rows_ -= rows;
   }
-  queued_rows_ -= rows;
+  if (!expired.empty()) {
+    dropped_.fetch_add(expired.size());
+    spdlog::debug("{}: dropped {} task(s) whose client had given up", options_.name,
+                  expired.size());
+    for (auto& task : expired) {
+      call_done(task, TaskOutcome{{}, task.deadline.exceeded_message()}, options_.name);
+    }
+  }
   return batch;
 }
 

@@ -67,19 +67,21 @@ kj::Promise<ExpertDescription> ClientPool::info(const HostPort& server, const st
 
 kj::Promise<std::vector<HostTensor>> ClientPool::forward(const HostPort& server,
                                                          const std::string& uid,
-                                                         std::vector<HostTensor> inputs) {
-  return client(server).then([uid, inputs = std::move(inputs)](kj::Own<Entry> entry) {
-    return entry->client->forward(uid, inputs).attach(kj::mv(entry));
+                                                         std::vector<HostTensor> inputs,
+                                                         CallDeadline deadline) {
+  return client(server).then([uid, inputs = std::move(inputs), deadline](kj::Own<Entry> entry) {
+    return entry->client->forward(uid, inputs, deadline).attach(kj::mv(entry));
   });
 }
 
 kj::Promise<std::vector<HostTensor>> ClientPool::backward(const HostPort& server,
                                                           const std::string& uid,
                                                           std::vector<HostTensor> inputs,
-                                                          std::vector<HostTensor> grad_outputs) {
-  return client(server).then([uid, inputs = std::move(inputs),
-                              grads = std::move(grad_outputs)](kj::Own<Entry> entry) {
-    return entry->client->backward(uid, inputs, grads).attach(kj::mv(entry));
+                                                          std::vector<HostTensor> grad_outputs,
+                                                          CallDeadline deadline) {
+  return client(server).then([uid, inputs = std::move(inputs), grads = std::move(grad_outputs),
+                              deadline](kj::Own<Entry> entry) {
+    return entry->client->backward(uid, inputs, grads, deadline).attach(kj::mv(entry));
   });
 }
 

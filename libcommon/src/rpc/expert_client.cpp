@@ -62,6 +62,22 @@ struct ExpertClient::Impl {
   wire::ExpertServer::Client expert;
 };
 
+namespace {
+
+// The request's `timeoutMs`: what is left of `deadline` now, 0 without one
+// (no clock read then). nullopt when it has already passed.
+std::optional<uint32_t> budget_to_send(const CallDeadline& deadline) {
+  if (deadline.none()) return 0;
+  const auto now = CallDeadline::Clock::now();
+  if (deadline.passed(now)) return std::nullopt;
+  return deadline.wire_budget(now);
+}
+
+constexpr const char* kExpiredBeforeSending =
+    "deadline exceeded: the budget ran out before the request was sent";
+
+}  // namespace
+
 kj::Promise<kj::Own<ExpertClient>> ExpertClient::connect(io::EventLoop& loop, HostPort server) {
   auto& network = loop.provider().getNetwork();
   auto where = server.to_string();
@@ -94,9 +110,13 @@ kj::Promise<ExpertDescription> ExpertClient::info(const std::string& uid) {
 }
 
 kj::Promise<std::vector<HostTensor>> ExpertClient::forward(const std::string& uid,
-                                                           std::span<const HostTensor> inputs) {
+                                                           std::span<const HostTensor> inputs,
+                                                           CallDeadline deadline) {
+  const auto budget = budget_to_send(deadline);
+  if (!budget) return remote_exception(kExpiredBeforeSending);
   auto request = impl_->expert.forwardRequest(message_size_for(inputs));
   request.setUid(uid);
+  request.setTimeoutMs(*budget);
   ReferencedTensors referenced;
   encode_tensor_list(inputs, request.initInputs(inputs.size()), referenced);
   pin_referenced(*impl_->pins, referenced);
@@ -108,11 +128,14 @@ kj::Promise<std::vector<HostTensor>> ExpertClient::forward(const std::string& ui
 
 kj::Promise<std::vector<HostTensor>> ExpertClient::backward(
     const std::string& uid, std::span<const HostTensor> inputs,
-    std::span<const HostTensor> grad_outputs) {
+    std::span<const HostTensor> grad_outputs, CallDeadline deadline) {
+  const auto budget = budget_to_send(deadline);
+  if (!budget) return remote_exception(kExpiredBeforeSending);
   auto size = message_size_for(inputs);
   size.wordCount += message_size_for(grad_outputs).wordCount;
   auto request = impl_->expert.backwardRequest(size);
   request.setUid(uid);
+  request.setTimeoutMs(*budget);
   ReferencedTensors referenced;
   encode_tensor_list(inputs, request.initInputs(inputs.size()), referenced);
   encode_tensor_list(grad_outputs, request.initGradOutputs(grad_outputs.size()), referenced);

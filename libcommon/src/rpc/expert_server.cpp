@@ -66,6 +66,13 @@ void require_sendable(std::span<const HostTensor> outputs, uint64_t max_message_
   throw_remote(message);
 }
 
+// A request's deadline on this server's clock, counted from its arrival
+// (now: before its tensors are decoded); no clock read without a budget.
+CallDeadline deadline_of(uint32_t timeout_ms) {
+  if (timeout_ms == 0) return {};
+  return CallDeadline::after_budget(timeout_ms, CallDeadline::Clock::now());
+}
+
 // The bootstrap capability of one connection.
 class ExpertServerImpl final : public wire::ExpertServer::Server {
  public:
@@ -97,12 +104,13 @@ class ExpertServerImpl final : public wire::ExpertServer::Server {
   kj::Promise<void> forward(ForwardContext context) override {
     return answer([&]() -> kj::Promise<void> {
       auto params = context.getParams();
+      const auto deadline = deadline_of(params.getTimeoutMs());
       std::string uid = params.getUid();
       auto call = admit_call();
       auto inputs = decode_request_tensors(params.getInputs(), limits_, "forward inputs",
                                            message_owner(params.getInputs(), *incoming_));
       auto [task_finished, done] = task_handoff();
-      host_.submit_forward(uid, std::move(inputs), std::move(done));
+      host_.submit_forward(uid, std::move(inputs), std::move(done), deadline);
       return respond(kj::mv(task_finished), context, "forward outputs",
                      [](auto results, unsigned n) { return results.initOutputs(n); })
           .attach(kj::mv(call));
@@ -112,6 +120,7 @@ class ExpertServerImpl final : public wire::ExpertServer::Server {
   kj::Promise<void> backward(BackwardContext context) override {
     return answer([&]() -> kj::Promise<void> {
       auto params = context.getParams();
+      const auto deadline = deadline_of(params.getTimeoutMs());
       std::string uid = params.getUid();
       auto call = admit_call();
       auto owner = message_owner(params.getInputs(), *incoming_);
@@ -121,7 +130,7 @@ class ExpertServerImpl final : public wire::ExpertServer::Server {
                                           "backward grad_outputs", owner);
       tensors.insert(tensors.end(), grads.begin(), grads.end());
       auto [task_finished, done] = task_handoff();
-      host_.submit_backward(uid, std::move(tensors), std::move(done));
+      host_.submit_backward(uid, std::move(tensors), std::move(done), deadline);
       return respond(kj::mv(task_finished), context, "backward grad_inputs",
                      [](auto results, unsigned n) { return results.initGradInputs(n); })
           .attach(kj::mv(call));

@@ -55,6 +55,12 @@ kj::Promise<std::vector<CallResult>> call_in_parallel(io::EventLoop& loop, Clien
   collector->all_done = kj::mv(done.fulfiller);
   collector->k_min_met = kj::mv(k_min_met.fulfiller);
 
+  // The moment the caller gives up on every call: each request carries what
+  // is left of it when it is sent (after any injected latency).
+  const CallDeadline deadline =
+      rules.timeout_s ? CallDeadline::in(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                            std::chrono::duration<double>(*rules.timeout_s)))
+                      : CallDeadline{};
   auto running = kj::heapArrayBuilder<kj::Promise<void>>(calls.size());
   static thread_local std::mt19937_64 random{std::random_device{}()};
   for (size_t i = 0; i < calls.size(); ++i) {
@@ -70,10 +76,11 @@ kj::Promise<std::vector<CallResult>> call_in_parallel(io::EventLoop& loop, Clien
         wait = loop.timer().afterDelay(static_cast<int64_t>(ms * 1000) * kj::MICROSECONDS);
       }
       request = wait.then([&pool, backward = rules.backward, server = call.server, uid = call.uid,
-                           inputs = std::move(call.inputs),
-                           grads = std::move(call.grad_outputs)]() mutable {
-        return backward ? pool.backward(server, uid, std::move(inputs), std::move(grads))
-                        : pool.forward(server, uid, std::move(inputs));
+                           inputs = std::move(call.inputs), grads = std::move(call.grad_outputs),
+                           deadline]() mutable {
+        return backward
+                   ? pool.backward(server, uid, std::move(inputs), std::move(grads), deadline)
+                   : pool.forward(server, uid, std::move(inputs), deadline);
       });
     }
     auto* c = collector.get();

@@ -25,8 +25,8 @@ constexpr size_t kBlockBytes = 16384;
 
 // Whether a whole block holds an element with an all-ones exponent: a
 // fixed-count loop with no branch over the lanes, which gcc vectorizes even
-// at -O2 (its cheap cost model wants the fixed count): ~25 GB/s on this
-// machine, three times the 64-bit-word trick it replaced.
+// at -O2 (its cheap cost model wants the fixed count); hm-serve(1) NOTES
+// says how fast.
 template <typename Bits>
 bool block_has_non_finite(const std::byte* block, Layout<Bits> layout) {
   Bits bad = 0;

@@ -4,6 +4,8 @@
 
 #include <set>
 
+#include <fmt/format.h>
+
 #include "hm/base/error.h"
 
 namespace hm {
@@ -160,6 +162,20 @@ TEST(ExpertPattern, SamplesDistinctUidsDeterministically) {
   EXPECT_EQ(error_of([&] { huge.all(); }),
             "expert pattern 'x.[0:4294967296].[0:4294967295]' holds 18446744069414584320 "
             "experts, more than the 1048576 listed at once");
+}
+
+TEST(Grid, ParsesSizesJoinedByX) {
+  EXPECT_EQ(parse_grid("4x4"), (std::vector<int64_t>{4, 4}));
+  EXPECT_EQ(parse_grid("16"), (std::vector<int64_t>{16}));
+  EXPECT_EQ(parse_grid("2x8x1"), (std::vector<int64_t>{2, 8, 1}));
+  for (const char* bad : {"", "x", "4x", "x4", "4x0", "4x-1", "4*4", "4x4 ", "99999999999999999999"}) {
+    EXPECT_EQ(error_of([&] { parse_grid(bad); }),
+              fmt::format("--grid: bad grid '{}' (expected sizes like 4x4)", bad))
+        << bad;
+  }
+  EXPECT_THROW(parse_grid("0"), UsageError);
+  EXPECT_EQ(error_of([&] { parse_grid("4y4", "grid"); }),
+            "grid: bad grid '4y4' (expected sizes like 4x4)");
 }
 
 }  // namespace

@@ -6,11 +6,11 @@
 #include <memory>
 #include <optional>
 
-#include "hm/dht/swarm.h"
+#include "hm/dht/node_group.h"
 #include "hm/io/loop_thread.h"
 #include "hm/moe/expert_server_host.h"
 #include "hm/rpc/expert_server.h"
-#include "hm/swarm/expert_declarer.h"
+#include "hm/discovery/expert_declarer.h"
 
 namespace hm::client::test {
 
@@ -20,7 +20,7 @@ class LocalSwarm {
     run([&] {
       dht::DhtConfig config;
       config.listen = io::Endpoint::parse("127.0.0.1:0", "test");
-      dht_ = std::make_unique<dht::DhtSwarm>(net_.loop().uv(), config, dht_nodes);
+      dht_ = std::make_unique<dht::NodeGroup>(net_.loop().uv(), config, dht_nodes);
       dht_->bootstrap({}, true, [this](const std::string&) { joined_.set_value(); });
     });
     joined_.get_future().wait();
@@ -49,7 +49,7 @@ class LocalSwarm {
     run([&] {
       server->rpc = std::make_unique<rpc::ExpertRpcServer>(net_.loop(), *server->host);
       server->address = server->rpc->listen({"127.0.0.1", 0});
-      server->declarer = std::make_unique<swarm::ExpertDeclarer>(
+      server->declarer = std::make_unique<discovery::ExpertDeclarer>(
           net_.loop().uv(), dht_->node(servers_.size() % dht_->size()), config.uids,
           server->address, update_period);
       server->declarer->start();
@@ -80,7 +80,7 @@ class LocalSwarm {
   struct Server {
     std::unique_ptr<moe::ExpertServerHost> host;
     std::unique_ptr<rpc::ExpertRpcServer> rpc;
-    std::unique_ptr<swarm::ExpertDeclarer> declarer;
+    std::unique_ptr<discovery::ExpertDeclarer> declarer;
     HostPort address;
   };
 
@@ -96,7 +96,7 @@ class LocalSwarm {
   }
 
   io::LoopThread net_;
-  std::unique_ptr<dht::DhtSwarm> dht_;
+  std::unique_ptr<dht::NodeGroup> dht_;
   std::vector<std::unique_ptr<Server>> servers_;
   std::promise<void> joined_;
 };

@@ -71,12 +71,12 @@ torch::Tensor local_mixture(const torch::Tensor& x, torch::nn::Linear& gate, siz
 class Mixture : public ::testing::Test {
  protected:
   test::LocalSwarm swarm;
-  std::shared_ptr<swarm::SwarmClient> client;
+  std::shared_ptr<discovery::SwarmClient> client;
 
   void SetUp() override {
     swarm.add_server(ffn_servers({"ffn.0.0", "ffn.0.1"}));
     swarm.add_server(ffn_servers({"ffn.1.0", "ffn.1.1"}));
-    client = std::make_shared<swarm::SwarmClient>(std::vector<std::string>{swarm.dht_address()});
+    client = std::make_shared<discovery::SwarmClient>(std::vector<std::string>{swarm.dht_address()});
   }
 };
 
@@ -143,7 +143,7 @@ TEST(MixtureTimeouts, SlowExpertsAreDroppedAfterKMin) {
   swarm.add_server(ffn_servers({"ffn.0.0", "ffn.0.1", "ffn.1.0"}));
   swarm.add_server(ffn_servers({"ffn.1.1"}, "nop_delay"));  // answers after 0.5 s
   auto client =
-      std::make_shared<swarm::SwarmClient>(std::vector<std::string>{swarm.dht_address()});
+      std::make_shared<discovery::SwarmClient>(std::vector<std::string>{swarm.dht_address()});
   auto config = mixture_config(4);
   config.k_min = 1;
   config.timeout_after_k_min = 0.05;

@@ -8,7 +8,7 @@
 
 #include <fstream>
 
-#include "../torch/torch_test_util.h"
+#include "../moe/torch_test_util.h"
 #include "hm/base/error.h"
 #include "hm/moe/checkpoint.h"
 

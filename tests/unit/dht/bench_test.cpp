@@ -10,7 +10,7 @@
 #include <cstdlib>
 #include <fstream>
 
-#include "swarm.h"
+#include "node_group_fixture.h"
 
 namespace hm::dht {
 namespace {
@@ -33,7 +33,7 @@ double seconds_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
-class Bench : public testing::SwarmTest {};
+class Bench : public testing::NodeGroupTest {};
 
 TEST_F(Bench, DISABLED_Nodes1024Keys16384) {
   const size_t kNodes = 1024, kKeys = 16384;

@@ -15,12 +15,12 @@
 #include <thread>
 
 #include "hm/base/log.h"
-#include "swarm.h"
+#include "node_group_fixture.h"
 
 namespace hm::dht {
 namespace {
 
-using testing::SwarmTest;
+using testing::NodeGroupTest;
 using testing::test_config;
 
 constexpr int kFloodDatagrams = 50000;
@@ -78,7 +78,7 @@ class LogCapture {
   std::shared_ptr<spdlog::sinks::ringbuffer_sink_mt> sink_;
 };
 
-class FloodTest : public SwarmTest {};
+class FloodTest : public NodeGroupTest {};
 
 TEST_F(FloodTest, OnePeersFloodIsDroppedLoggedAndOthersAreServed) {
   LogCapture log;

@@ -2,17 +2,17 @@
 
 #include <gtest/gtest.h>
 
-#include "swarm.h"
+#include "node_group_fixture.h"
 
 namespace hm::dht {
 namespace {
 
-using testing::SwarmTest;
+using testing::NodeGroupTest;
 using testing::test_config;
 
 double in(double seconds) { return system_dht_time() + seconds; }
 
-class NodeTest : public SwarmTest {};
+class NodeTest : public NodeGroupTest {};
 
 TEST_F(NodeTest, LoneNodeStoresAndGetsLocally) {
   DhtNode& node = add_node();

@@ -60,11 +60,19 @@ TEST(EventLoop, KjTimersRunWhileUvIsIdle) {
   EXPECT_GE(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(29));
 }
 
-TEST(EventLoop, StopBeforeRunReturnsAtOnce) {
+TEST(EventLoop, StopBeforeRunReturnsAtOnceAndDropsLaterPosts) {
   EventLoop loop;
+  bool timer_fired = false;
+  loop.detach(loop.timer().afterDelay(2 * kj::SECONDS).then([&] { timer_fired = true; }));
   loop.stop();
+  bool posted_ran = false;
+  loop.post([&] { posted_ran = true; });
+  auto start = std::chrono::steady_clock::now();
   loop.run();
-  SUCCEED();
+  // run() returned before the 2 s timer could fire: it did not wait for work.
+  EXPECT_FALSE(timer_fired);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(2));
+  EXPECT_FALSE(posted_ran) << "a function posted after stop() ran";
 }
 
 TEST(LoopThread, CallReturnsThePromiseValue) {

@@ -37,8 +37,8 @@ class GrowingHost : public ExpertHost {
     d.max_batch_size = 4096;
     return d;
   }
-  void submit_forward(std::string_view uid, std::vector<HostTensor> inputs,
-                      TaskDone done) override {
+  void submit_forward(std::string_view uid, std::vector<HostTensor> inputs, TaskDone done,
+                      CallDeadline = {}) override {
     require(uid == "grow" && inputs.size() == 1, "unknown expert or inputs");
     std::lock_guard lock(mutex_);
     workers_.emplace_back([input = inputs[0], done = std::move(done), factor = factor_] {
@@ -54,7 +54,8 @@ class GrowingHost : public ExpertHost {
       done(TaskOutcome{{out}, ""});
     });
   }
-  void submit_backward(std::string_view, std::vector<HostTensor>, TaskDone) override {
+  void submit_backward(std::string_view, std::vector<HostTensor>, TaskDone,
+                       CallDeadline = {}) override {
     fail("growing experts have no backward");
   }
 

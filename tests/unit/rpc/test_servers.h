@@ -22,7 +22,9 @@ inline HostTensor filled(std::vector<int64_t> shape, float value) {
   return tensor;
 }
 
-// Doubles every input on its own thread, like a runtime would.
+// Doubles every input on its own thread, like a runtime would. Like the
+// runtime's task pools, it drops a task whose deadline passed before the
+// worker took it, answering CallDeadline::exceeded_message().
 class DoublingHost : public ExpertHost {
  public:
   // Every answer comes `delay` after its task is taken from the queue; the
@@ -47,15 +49,24 @@ class DoublingHost : public ExpertHost {
     return d;
   }
 
-  void submit_forward(std::string_view uid, std::vector<HostTensor> inputs,
-                      TaskDone done) override {
-    enqueue(uid, std::move(inputs), 1, std::move(done));
+  void submit_forward(std::string_view uid, std::vector<HostTensor> inputs, TaskDone done,
+                      CallDeadline deadline = {}) override {
+    enqueue(uid, std::move(inputs), 1, std::move(done), deadline);
   }
 
-  void submit_backward(std::string_view uid, std::vector<HostTensor> inputs,
-                       TaskDone done) override {
-    enqueue(uid, std::move(inputs), 2, std::move(done));
+  void submit_backward(std::string_view uid, std::vector<HostTensor> inputs, TaskDone done,
+                       CallDeadline deadline = {}) override {
+    enqueue(uid, std::move(inputs), 2, std::move(done), deadline);
     ++steps_;
+  }
+
+  // Tasks doubled so far, and dropped past their deadline.
+  uint64_t computed() const { return computed_; }
+  uint64_t dropped() const { return dropped_; }
+  // The deadline of the latest task submitted.
+  CallDeadline last_deadline() const {
+    std::lock_guard lock(mutex_);
+    return last_deadline_;
   }
 
   void stop() {
@@ -69,8 +80,14 @@ class DoublingHost : public ExpertHost {
   }
 
  private:
+  struct Queued {
+    HostTensor tensor;
+    TaskDone done;
+    CallDeadline deadline;
+  };
+
   void enqueue(std::string_view uid, std::vector<HostTensor> tensors, size_t count,
-               TaskDone done) {
+               TaskDone done, CallDeadline deadline) {
     auto d = describe(uid);
     require(d.has_value(), "unknown expert '{}'", uid);
     std::vector<TensorSpec> specs(count, d->inputs[0]);
@@ -80,7 +97,8 @@ class DoublingHost : public ExpertHost {
     std::lock_guard lock(mutex_);
     require(!stopping_, "server shutting down");
     // Keep only the tensor to double: the last one (input or gradient).
-    queue_.push_back({tensors.back(), std::move(done)});
+    queue_.push_back({tensors.back(), std::move(done), deadline});
+    last_deadline_ = deadline;
     wake_.notify_one();
   }
 
@@ -89,10 +107,18 @@ class DoublingHost : public ExpertHost {
     while (true) {
       wake_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
       if (queue_.empty()) return;
-      auto [tensor, done] = std::move(queue_.front());
+      auto [tensor, done, deadline] = std::move(queue_.front());
       queue_.pop_front();
       lock.unlock();
+      if (deadline.passed(CallDeadline::Clock::now())) {
+        tensor = {};
+        ++dropped_;
+        done(TaskOutcome{{}, deadline.exceeded_message()});
+        lock.lock();
+        continue;
+      }
       if (delay_.count()) std::this_thread::sleep_for(delay_);
+      ++computed_;
       auto out = HostTensor::zeros(tensor.dtype, tensor.shape);
       auto in = tensor.as<float>();
       auto* data = reinterpret_cast<float*>(out.mutable_data());
@@ -111,9 +137,11 @@ class DoublingHost : public ExpertHost {
     }
   }
 
-  std::mutex mutex_;
+  mutable std::mutex mutex_;
   std::condition_variable wake_;
-  std::deque<std::pair<HostTensor, TaskDone>> queue_;
+  std::deque<Queued> queue_;
+  CallDeadline last_deadline_;  // guarded by mutex_
+  std::atomic<uint64_t> computed_ = 0, dropped_ = 0;
   bool stopping_ = false;
   std::atomic<uint64_t> steps_ = 0;
   std::chrono::milliseconds delay_;

@@ -12,6 +12,9 @@
 // "ffn.[0:4].[0:4]" (16 experts), "expert.[0:16]", "ffn.3.[0:8]" (a fixed
 // coordinate, then a range). Ranges are [begin:end), end exclusive.
 //
+// A grid size is "4x4", "16" or "2x8x8": the number of experts along each
+// coordinate of a prefix (hm-moe --grid, hm-dht experts --grid).
+//
 // Pure functions and plain values; any thread.
 #pragma once
 
@@ -32,6 +35,11 @@ bool is_valid_prefix(std::string_view prefix);
 // "ffn.1.2." -> {"ffn.1.", 2}. Throws hm::Error for anything else, or a
 // coordinate beyond int64_t.
 std::pair<std::string, int64_t> split_uid(std::string_view uid_or_prefix);
+
+// The sizes of a grid: "4x4" -> {4, 4}. Throws hm::UsageError naming
+// `flag` and the text for anything but positive decimals joined by 'x':
+// "--grid: bad grid '4x0' (expected sizes like 4x4)".
+std::vector<int64_t> parse_grid(std::string_view text, std::string_view flag = "--grid");
 
 struct ExpertPattern {
   struct Range {

@@ -35,9 +35,8 @@ std::vector<ClientResult> run_client_processes(const std::vector<std::string>& a
 // above on stdin/stdout. Returns the exit code.
 int client_process_main(const std::string& spec_text);
 
-// Raises this process's open-file limit to its hard limit (hundreds of
-// clients need more than the usual 1024 descriptors). Returns the new soft
-// limit.
-size_t raise_file_limit();
+// The path of this process's executable (/proc/self/exe resolved), to
+// re-execute it as a client; "/proc/self/exe" itself when it cannot be read.
+std::string self_executable();
 
 }  // namespace hm::bench

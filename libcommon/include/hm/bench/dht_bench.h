@@ -1,5 +1,5 @@
 // hm-bench dht: hivemind's benchmark_dht (0.9.x) with hm's DHT, every peer in
-// this process on one event loop (DhtSwarm).
+// this process on one event loop (NodeGroup).
 //
 // `peers` nodes join one swarm on loopback. The second-to-last node declares
 // `experts` random uids expert.A.B.C (A, B, C in 0..999) in batches of

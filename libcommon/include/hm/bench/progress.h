@@ -2,7 +2,7 @@
 //
 // Nothing is drawn during the first `delay` (2 s by default), so short runs
 // stay silent; then a background thread redraws the line five times a
-// second ("\r" + bar) until finish() or the destructor erases it. Disabled
+// second (a ProgressLine) until finish() or the destructor erases it. Disabled
 // (and free) when stderr is not a terminal or the caller turns it off.
 //
 // Threads: add() from any thread (one atomic add); construct, finish() and
@@ -51,7 +51,6 @@ class Progress {
   std::mutex mutex_;
   std::condition_variable stop_cv_;
   bool stopping_ = false;
-  bool drawn_ = false;  // drawing thread only
   std::thread thread_;
 };
 

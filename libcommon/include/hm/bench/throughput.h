@@ -64,4 +64,20 @@ struct ThroughputReport {
 // client fails.
 ThroughputReport run_throughput(const ThroughputRun& run);
 
+// hm-bench throughput's command line, as values: a preset, the flags given
+// over it, and the rest of the run.
+struct ThroughputFlags {
+  std::string preset = "default";
+  ThroughputOverrides overrides;  // the flags given
+  bool backprop = false, no_backprop = false;
+  bool client_processes = false;
+  ThroughputRun run;              // its params come from preset and overrides
+};
+
+// The run the flags describe: `run` with params = apply(preset, overrides),
+// and with client_processes, clients that re-execute this binary as
+// `_client --busy-poll USEC` (client_process.h). Throws hm::UsageError for an
+// unknown preset or bad parameters.
+ThroughputRun throughput_run(const ThroughputFlags& flags, unsigned busy_poll_us);
+
 }  // namespace hm::bench

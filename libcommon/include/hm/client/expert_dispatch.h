@@ -8,7 +8,7 @@
 #include <torch/types.h>
 
 #include "hm/client/mixture_config.h"
-#include "hm/swarm/swarm_client.h"
+#include "hm/discovery/swarm_client.h"
 
 namespace hm::client {
 
@@ -20,7 +20,7 @@ struct Dispatch {
 
 // `scores` [B, sum(grid)] drives the beam search (-inf: never pick). With no
 // expert found: outputs undefined when allow_zero_outputs, else hm::Error.
-Dispatch dispatch_to_experts(swarm::SwarmClient& swarm, const MixtureConfig& config,
+Dispatch dispatch_to_experts(discovery::SwarmClient& swarm, const MixtureConfig& config,
                              const torch::Tensor& x, const torch::Tensor& scores,
                              MixtureStats& stats);
 

@@ -34,13 +34,13 @@
 #include <torch/types.h>
 
 #include "hm/client/mixture_config.h"
-#include "hm/swarm/swarm_client.h"
+#include "hm/discovery/swarm_client.h"
 
 namespace hm::client {
 
 class RemoteMixtureOfExpertsImpl : public torch::nn::Module {
  public:
-  RemoteMixtureOfExpertsImpl(MixtureConfig config, std::shared_ptr<swarm::SwarmClient> swarm);
+  RemoteMixtureOfExpertsImpl(MixtureConfig config, std::shared_ptr<discovery::SwarmClient> swarm);
 
   torch::Tensor forward(const torch::Tensor& x);
 
@@ -51,7 +51,7 @@ class RemoteMixtureOfExpertsImpl : public torch::nn::Module {
 
  private:
   MixtureConfig config_;
-  std::shared_ptr<swarm::SwarmClient> swarm_;
+  std::shared_ptr<discovery::SwarmClient> swarm_;
   MixtureStats stats_;
 };
 TORCH_MODULE(RemoteMixtureOfExperts);

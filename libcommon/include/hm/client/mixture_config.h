@@ -6,14 +6,14 @@
 #include <cstdint>
 #include <optional>
 
-#include "hm/swarm/beam_search.h"
+#include "hm/discovery/beam_search.h"
 
 namespace hm::client {
 
 struct MixtureConfig {
   int64_t in_features = 0;
   std::optional<int64_t> out_features;  // default: in_features (used when nobody answers)
-  swarm::GridSpec grid;                 // prefix "ffn." and dims {4, 4}
+  discovery::GridSpec grid;                 // prefix "ffn." and dims {4, 4}
   size_t k_best = 4;
   size_t k_min = 1;
   std::optional<double> forward_timeout;      // seconds

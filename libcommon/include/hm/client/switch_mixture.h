@@ -26,7 +26,7 @@
 #include <torch/types.h>
 
 #include "hm/client/mixture_config.h"
-#include "hm/swarm/swarm_client.h"
+#include "hm/discovery/swarm_client.h"
 
 namespace hm::client {
 
@@ -37,12 +37,12 @@ struct SwitchConfig {
   double jitter_eps = 1e-2;
 
   // The Switch defaults on top of a grid and input size.
-  static SwitchConfig defaults(int64_t in_features, swarm::GridSpec grid);
+  static SwitchConfig defaults(int64_t in_features, discovery::GridSpec grid);
 };
 
 class RemoteSwitchMixtureOfExpertsImpl : public torch::nn::Module {
  public:
-  RemoteSwitchMixtureOfExpertsImpl(SwitchConfig config, std::shared_ptr<swarm::SwarmClient> swarm);
+  RemoteSwitchMixtureOfExpertsImpl(SwitchConfig config, std::shared_ptr<discovery::SwarmClient> swarm);
 
   // (output + x, balancing_loss)
   std::pair<torch::Tensor, torch::Tensor> forward(const torch::Tensor& x);
@@ -54,7 +54,7 @@ class RemoteSwitchMixtureOfExpertsImpl : public torch::nn::Module {
 
  private:
   SwitchConfig config_;
-  std::shared_ptr<swarm::SwarmClient> swarm_;
+  std::shared_ptr<discovery::SwarmClient> swarm_;
   MixtureStats stats_;
 };
 TORCH_MODULE(RemoteSwitchMixtureOfExperts);

@@ -20,7 +20,7 @@
 #include <string>
 
 #include "hm/client/mixture_config.h"
-#include "hm/swarm/swarm_client.h"
+#include "hm/discovery/swarm_client.h"
 
 namespace hm::client {
 
@@ -60,7 +60,7 @@ struct Progress {
 class Trainer {
  public:
   // Loads the dataset (hm::Error naming the missing or malformed file).
-  Trainer(TrainConfig config, std::shared_ptr<swarm::SwarmClient> swarm);
+  Trainer(TrainConfig config, std::shared_ptr<discovery::SwarmClient> swarm);
   ~Trainer();
 
   // Trains for config.steps; calls on_eval after every evaluation and

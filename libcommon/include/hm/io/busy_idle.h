@@ -4,11 +4,10 @@
 // Why: on a virtual machine whose idle vCPUs halt (cpuidle haltpoll with
 // guest polling off), waking a thread on an idle vCPU exits to the
 // hypervisor and costs tens of microseconds; an RPC round trip wakes a
-// thread four times (client -> server loop -> runtime -> loop -> client).
-// Measured here with two threads ping-ponging on a condition variable: about
-// 67 us per round trip with idle vCPUs halting, 7 us with this request held.
-// The request is for the whole machine and burns CPU time while idle; it
-// needs write access to /dev/cpu_dma_latency (root).
+// thread four times (client -> server loop -> runtime -> loop -> client);
+// hm-bench(1) NOTES has the measurements. The request is for the whole
+// machine and burns CPU time while idle; it needs write access to
+// /dev/cpu_dma_latency (root).
 //
 // Threads: any one thread. Ownership: owns the descriptor; the request ends
 // when the object is destroyed.

@@ -10,12 +10,10 @@
 // when its event arrives is not woken at all. The price is CPU time: up to
 // one window of polling after each expected event (hm-serve: each call
 // arriving, each task finishing, each batch; clients: each request sent), on
-// a core other work could use. Measured on a 2-vCPU VM whose idle vCPUs halt
-// (`hm-bench latency`, nop, batch 1): p50 216-277 us off, 123-148 us with a
-// 50 us window, 196-261 us with 25 us (shorter than a wake-up there). It
-// only pays while the CPUs would otherwise idle: with a compiler keeping one
-// of the two vCPUs busy, wakes were cheap (p50 112-134 us off) and the
-// polling threads competed for the other vCPU (240-254 us with 50 us).
+// a core other work could use. It only pays while the CPUs would otherwise
+// idle: when other work keeps them busy, wakes are cheap and the polling
+// threads compete with that work for the CPUs (hm-bench(1) NOTES has the
+// measurements, both ways).
 //
 // How: the loop keeps a task that reschedules itself (kj::evalLater) in kj's
 // queue for the window, so kj never blocks in epoll_wait, and polls its

@@ -4,9 +4,9 @@
 // A periodic round goes expert by expert: it posts a task to the Runtime
 // that copies the expert's state (take_snapshot runs on the runtime thread
 // between two batches, so weights and optimizer state are never half-updated
-// and no lock is held: a few memcpys, 7 to 30 ms for an ffn of hidden dim
-// 1024 with Adam, 100 MB), then serializes the copy and writes it with
-// write_file_atomically on the checkpointer's thread (serializing and fsync
+// and no lock is held: a few memcpys, about 100 MB for an ffn of hidden dim
+// 1024 with Adam; hm-serve(1) NOTES says how long), then serializes the
+// copy and writes it with write_file_atomically on the checkpointer's thread (serializing and fsync
 // never block the runtime or the event loop). A failed save is logged and
 // retried next round.
 //

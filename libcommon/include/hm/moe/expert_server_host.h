@@ -4,7 +4,8 @@
 //
 // submit_* validate requests (count, dtype, shape, batch size) on the
 // caller's thread and throw hm::Error without enqueueing; accepted tasks
-// complete later on the runtime thread. This header is torch-free (the
+// complete later on the runtime thread, or are dropped unrun when their
+// deadline passes first (TaskPool). This header is torch-free (the
 // binaries include it without LibTorch's headers).
 //
 // Thread rules: uids(), describe(), submit_*() and stats_report() from any
@@ -69,9 +70,10 @@ class ExpertServerHost final : public ExpertHost {
 
   std::vector<std::string> uids() const override;
   std::optional<ExpertDescription> describe(std::string_view uid) const override;
-  void submit_forward(std::string_view uid, std::vector<HostTensor> inputs, TaskDone done) override;
+  void submit_forward(std::string_view uid, std::vector<HostTensor> inputs, TaskDone done,
+                      CallDeadline deadline = {}) override;
   void submit_backward(std::string_view uid, std::vector<HostTensor> inputs_and_grads,
-                       TaskDone done) override;
+                       TaskDone done, CallDeadline deadline = {}) override;
 
   // Refuses new tasks ("server shutting down"), fails queued ones with the
   // same message, finishes the batch in progress and joins the runtime; then,
@@ -82,9 +84,9 @@ class ExpertServerHost final : public ExpertHost {
   // Periodic checkpoint rounds completed so far (0 without checkpoint_every).
   uint64_t checkpoint_rounds() const;
 
-  // One line per pool that ran batches since the previous call (or since
-  // construction), e.g. "ffn.0.1 forward: 12.0 batches/s, 3072 samples/s,
-  // mean batch 256.0".
+  // One line per pool that ran batches or dropped tasks since the previous
+  // call (or since construction), e.g. "ffn.0.1 forward: 12.0 batches/s,
+  // 3072 samples/s, mean batch 256.0" (format_pool_report).
   std::vector<std::string> stats_report();
 
   // nullptr when `uid` is not hosted.

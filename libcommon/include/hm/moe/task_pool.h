@@ -8,6 +8,14 @@
 // the pool's BatchFn, and the outputs are split back per task. A batch never
 // holds more than max_batch_size rows and never splits a task.
 //
+// Deadlines: a task may carry its call's CallDeadline (hm/rpc/call_deadline.h).
+// take_batch() drops every task at the head of the queue whose deadline has
+// passed, instead of putting it in the batch: its `done` gets
+// CallDeadline::exceeded_message() and counters().dropped counts it. That
+// costs one steady-clock read per take_batch() that meets a task with a
+// deadline, none otherwise. A task in a batch that is running finishes
+// normally; a task without a deadline is never dropped.
+//
 // Thread rules: submit(), close() and counters() from any thread; state(),
 // take_batch(), run_batch() and fail_queued() from the runtime thread. The
 // pool's mutex guards only the queue (and the wakeup); no lock is held while
@@ -39,6 +47,7 @@ struct Task {
   int64_t rows = 0;  // dim 0 of every input
   Clock::time_point enqueued;
   TaskDone done;
+  CallDeadline deadline;  // default: none
 };
 
 struct PoolOptions {
@@ -62,8 +71,9 @@ class TaskPool {
 
   // Queues a task of `rows` rows. Throws hm::Error without calling `done`
   // when rows > max_batch_size ("batch of 5000 rows exceeds max-batch-size
-  // 4096") or after close() ("server shutting down").
-  void submit(std::vector<HostTensor> inputs, int64_t rows, TaskDone done);
+  // 4096") or after close() ("server shutting down"). `deadline`: see above.
+  void submit(std::vector<HostTensor> inputs, int64_t rows, TaskDone done,
+              CallDeadline deadline = {});
 
   // Refuses further submits; queued tasks stay until fail_queued().
   void close();
@@ -76,7 +86,9 @@ class TaskPool {
   };
   State state(Clock::time_point now) const;
 
-  // The oldest tasks, in FIFO order, while their rows total <= max_batch_size.
+  // The oldest tasks, in FIFO order, while their rows total <= max_batch_size;
+  // tasks past their deadline are answered and dropped on the way (so the
+  // batch may be empty). Calls their `done` after releasing the lock.
   std::vector<Task> take_batch();
 
   // Runs the batch and calls every task's `done`. An exception fails every
@@ -91,7 +103,7 @@ class TaskPool {
   // never called again. The Runtime sets it.
   void set_wakeup(std::function<void()> wakeup);
 
-  PoolCounters counters() const { return {batches_.load(), samples_.load()}; }
+  PoolCounters counters() const { return {batches_.load(), samples_.load(), dropped_.load()}; }
   const PoolOptions& options() const { return options_; }
 
  private:
@@ -106,6 +118,7 @@ class TaskPool {
 
   std::atomic<uint64_t> batches_{0};
   std::atomic<uint64_t> samples_{0};
+  std::atomic<uint64_t> dropped_{0};
 };
 
 }  // namespace hm::moe

@@ -30,11 +30,15 @@ class ClientPool {
   ClientPool& operator=(const ClientPool&) = delete;
 
   kj::Promise<ExpertDescription> info(const HostPort& server, const std::string& uid);
+  // `deadline` as for ExpertClient; its budget is taken when the request is
+  // sent, after a first call's connect.
   kj::Promise<std::vector<HostTensor>> forward(const HostPort& server, const std::string& uid,
-                                               std::vector<HostTensor> inputs);
+                                               std::vector<HostTensor> inputs,
+                                               CallDeadline deadline = {});
   kj::Promise<std::vector<HostTensor>> backward(const HostPort& server, const std::string& uid,
                                                 std::vector<HostTensor> inputs,
-                                                std::vector<HostTensor> grad_outputs);
+                                                std::vector<HostTensor> grad_outputs,
+                                                CallDeadline deadline = {});
 
   // Connections open or opening now.
   size_t size() const { return entries_.size(); }

@@ -5,6 +5,14 @@
 // shape, ...) and from the network (refused, reset, timeout) arrive as
 // rejected promises whose kj::Exception description is the one-line reason.
 //
+// forward/backward take the call's CallDeadline (default: none) and send
+// what is left of it as the request's `timeoutMs` budget, so that the server
+// drops the work once the caller has given up. A call whose deadline has
+// already passed is not sent: it rejects at once with "deadline exceeded:
+// the budget ran out before the request was sent". The deadline does not
+// cancel anything here: the caller's own timer still does (wait_for,
+// call_in_parallel).
+//
 // Threads: create, call and destroy on the EventLoop's thread. From other
 // threads use it through io::LoopThread::call().
 #pragma once
@@ -32,10 +40,12 @@ class ExpertClient {
 
   kj::Promise<ExpertDescription> info(const std::string& uid);
   kj::Promise<std::vector<HostTensor>> forward(const std::string& uid,
-                                               std::span<const HostTensor> inputs);
+                                               std::span<const HostTensor> inputs,
+                                               CallDeadline deadline = {});
   kj::Promise<std::vector<HostTensor>> backward(const std::string& uid,
                                                 std::span<const HostTensor> inputs,
-                                                std::span<const HostTensor> grad_outputs);
+                                                std::span<const HostTensor> grad_outputs,
+                                                CallDeadline deadline = {});
   kj::Promise<std::vector<std::string>> list();
 
   // Resolves when the server closes the connection.

@@ -5,6 +5,11 @@
 // Every method may be called from the event-loop thread and must not block
 // on torch work: submit_* validate and enqueue, and call `done` later, once,
 // from a runtime thread.
+//
+// A call's CallDeadline (call_deadline.h; default: none) rides along with its
+// task: a host drops a task whose deadline passed before its batch started,
+// calling `done` with CallDeadline::exceeded_message() instead of computing
+// it. A task without a deadline is never dropped for time.
 #pragma once
 
 #include <cstdint>
@@ -14,6 +19,7 @@
 #include <string_view>
 #include <vector>
 
+#include "hm/rpc/call_deadline.h"
 #include "hm/tensor/host_tensor.h"
 #include "hm/tensor/tensor_spec.h"
 
@@ -51,15 +57,16 @@ class ExpertHost {
   // Validate `inputs` against the expert's input specs and queue them. Throws
   // hm::Error (unknown expert, wrong count/dtype/shape, more rows than
   // max_batch_size, server shutting down) without calling `done`; otherwise
-  // `done` is called exactly once from a runtime thread.
+  // `done` is called exactly once from a runtime thread. `deadline`: see
+  // above (overrides repeat the same default).
   virtual void submit_forward(std::string_view uid, std::vector<HostTensor> inputs,
-                              TaskDone done) = 0;
+                              TaskDone done, CallDeadline deadline = {}) = 0;
 
   // Like submit_forward; `inputs_and_grads` are the forward inputs followed by
   // one gradient per output. Outcome: one gradient per input.
   virtual void submit_backward(std::string_view uid,
                                std::vector<HostTensor> inputs_and_grads,
-                               TaskDone done) = 0;
+                               TaskDone done, CallDeadline deadline = {}) = 0;
 };
 
 }  // namespace hm

@@ -5,7 +5,10 @@
 // Request tensors are decoded as views into the request message (no copy);
 // the call is not cancellable, so the message outlives the task that reads
 // it. Results come back from runtime threads through a kj cross-thread
-// fulfiller and are encoded straight into the response (one memcpy).
+// fulfiller and are encoded straight into the response (one memcpy). A
+// request's `timeoutMs` becomes the task's CallDeadline on this server's
+// steady clock at arrival; the host drops the task if it is still queued
+// then (call_deadline.h).
 //
 // Limits (ServerLimits): a frame over max_message_bytes closes its
 // connection; each call's tensors are checked by decode_request_tensors; a

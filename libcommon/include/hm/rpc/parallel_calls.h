@@ -3,7 +3,9 @@
 //
 //  - every call runs at once, one request per expert carrying all the rows
 //    (samples) routed to it;
-//  - the whole thing waits at most `timeout`;
+//  - the whole thing waits at most `timeout`, and every request tells its
+//    server how much of it is left (ExpertClient, CallDeadline), so that a
+//    server drops what would come too late;
 //  - once every sample has at least `k_min` successful experts, it waits at
 //    most `timeout_after_k_min` more for the stragglers;
 //  - unfinished calls are then cancelled; a failed or cancelled call is

@@ -4,8 +4,8 @@
 //
 // float32, float64, float16 and bfloat16 are scanned on their bit patterns (a
 // value is non-finite when its exponent bits are all ones), 16 KiB blocks at a
-// time in a branch-free loop that the compiler vectorizes (~25 GB/s here),
-// because it sits on every request's path. Integer and bool tensors are always finite. Pure
+// time in a branch-free loop that the compiler vectorizes, because it sits on
+// every request's path. Integer and bool tensors are always finite. Pure
 // functions; any thread.
 #pragma once
 
