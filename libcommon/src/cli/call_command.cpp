@@ -1,5 +1,6 @@
 #include "hm/cli/call_command.h"
 
+#include <chrono>
 #include <cstdio>
 
 #include <nlohmann/json.hpp>
@@ -79,10 +80,15 @@ int call(const CallFlags& flags) {
   // Text tensors carry no dtype: read them as the expert expects.
   args.text_dtype = info.inputs.empty() ? DType::Float32 : info.inputs[0].dtype;
 
+  // The server drops the call once --timeout has passed (0: no deadline).
+  const CallDeadline deadline =
+      flags.timeout > 0 ? CallDeadline::in(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                              std::chrono::duration<double>(flags.timeout)))
+                        : CallDeadline{};
   if (flags.action == "forward") {
     if (!flags.grads.empty()) throw UsageError("-g is only for backward");
     auto inputs = read_tensor_args(args, flags.inputs, kNoInput);
-    auto outputs = rpc::wait_for(loop, client->forward(flags.uid, inputs), flags.timeout,
+    auto outputs = rpc::wait_for(loop, client->forward(flags.uid, inputs, deadline), flags.timeout,
                                  "forward on " + flags.uid + " at " + where);
     write_tensor_result(args, flags.output, outputs);
     return 0;
@@ -103,7 +109,7 @@ int call(const CallFlags& flags) {
     inputs = read_tensor_args(args, flags.inputs, kNoInput);
     grads = read_tensor_args(args, flags.grads, kNoInput);
   }
-  auto grad_inputs = rpc::wait_for(loop, client->backward(flags.uid, inputs, grads),
+  auto grad_inputs = rpc::wait_for(loop, client->backward(flags.uid, inputs, grads, deadline),
                                    flags.timeout, "backward on " + flags.uid + " at " + where);
   write_tensor_result(args, flags.output, grad_inputs);
   return 0;
