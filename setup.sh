@@ -25,7 +25,7 @@ BUILD_PACKAGES=(g++ cmake ninja-build pkg-config ccache
   libcli11-dev libgtest-dev libssl-dev libspdlog-dev nlohmann-json3-dev zlib1g-dev
   dataset-fashion-mnist)
 # zsh, fish and groff: the docs tests check the completions and man pages.
-TEST_PACKAGES=(python3-numpy python3-torch zsh fish groff)
+TEST_PACKAGES=(python3-numpy python3-torch zsh fish groff iproute2)
 FUZZ_PACKAGES=(clang-14 libclang-rt-14-dev)
 
 install_missing() {

@@ -11,6 +11,16 @@ for i in 1 2 3 4; do
     > "$WORK/out$i" 2> "$WORK/err$i" &
   calls+=($!)
 done
+# SIGTERM only once all four have connected: under a sanitizer hm-call
+# takes well over a second to start, and a call that finds the listener
+# closed is a refused connection, not the shutdown under test.
+port=${SERVER_ADDR##*:}
+for _ in $(seq 300); do
+  [ "$(ss -Htn state established "( sport = :$port )" | wc -l)" -ge 4 ] && break
+  sleep 0.1
+done
+[ "$(ss -Htn state established "( sport = :$port )" | wc -l)" -ge 4 ] ||
+  fail "4 calls did not connect to hm-serve within 30 s"
 sleep 0.3
 stop_server "$SERVER_PID"
 for i in 1 2 3 4; do
