@@ -74,7 +74,8 @@ void add_throughput(CLI::App& app, hm::bench::ThroughputFlags& f, Output& out) {
       ->capture_default_str();
   cmd->add_option("--seed", f.run.seed, "Seed for inputs and expert choices")
       ->capture_default_str();
-  cmd->add_option("--timeout", f.run.timeout_s, "Seconds one call may take")
+  cmd->add_option("--timeout", f.run.timeout_s,
+                  "Seconds one call may take (sent as its deadline: the server drops it after)")
       ->capture_default_str();
   add_output_and_call_flags(cmd, out);
 }
@@ -93,7 +94,9 @@ void add_latency(CLI::App& app, hm::bench::LatencyRun& run, Output& out) {
                   "forward, backward, or info (no task pool, no runtime: the RPC floor)")
       ->capture_default_str()
       ->check(CLI::IsMember({"forward", "backward", "info"}));
-  cmd->add_option("--timeout", run.timeout_s, "Seconds one call may take")->capture_default_str();
+  cmd->add_option("--timeout", run.timeout_s,
+                  "Seconds one call may take (sent as its deadline: the server drops it after)")
+      ->capture_default_str();
   cmd->add_flag("--vs-tcp", run.vs_tcp,
                 "Also time as many plain TCP round trips between two threads on loopback: the "
                 "machine's floor under any call");

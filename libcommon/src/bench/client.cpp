@@ -155,11 +155,14 @@ ClientResult run_client(const ClientSpec& spec, const ClientHooks& hooks) {
   auto run_batch = [&](size_t b, bool timed) {
     const auto& uid = uids[schedule[b]];
     auto start = std::chrono::steady_clock::now();
-    wait(client->forward(uid, inputs), "forward", uid);
+    // The server drops a call that the client gave up on (--timeout).
+    wait(client->forward(uid, inputs, CallDeadline::in_seconds(spec.timeout_s)), "forward",
+         uid);
     if (timed) result.forward_us.push_back(micros_since(start));
     if (!spec.backprop) return;
     start = std::chrono::steady_clock::now();
-    wait(client->backward(uid, inputs, grads), "backward", uid);
+    wait(client->backward(uid, inputs, grads, CallDeadline::in_seconds(spec.timeout_s)),
+         "backward", uid);
     if (timed) result.backward_us.push_back(micros_since(start));
   };
   for (size_t w = 0; w < spec.warmup; ++w) run_batch(w, false);

@@ -3,8 +3,6 @@
 #include <algorithm>
 #include <unordered_set>
 
-#include <kj/async.h>
-
 #include "hm/base/error.h"
 #include "hm/base/log.h"
 #include "hm/bench/progress.h"
@@ -21,18 +19,6 @@ HostPort random_server(std::mt19937_64& rng) {
   std::uniform_int_distribution<int> octet(0, 255), port(1, 65535);
   return {fmt::format("{}.{}.{}.{}", octet(rng), octet(rng), octet(rng), octet(rng)),
           static_cast<uint16_t>(port(rng))};
-}
-
-// Runs the loop until `start(done)` calls done(value).
-template <typename T, typename Start>
-T await(io::EventLoop& loop, double timeout_s, const std::string& what, Start&& start) {
-  auto paf = kj::newPromiseAndFulfiller<T>();
-  // Shared with the callback, which may run after a timeout dropped the promise.
-  auto fulfiller = std::make_shared<kj::Own<kj::PromiseFulfiller<T>>>(kj::mv(paf.fulfiller));
-  start([fulfiller](T value) {
-    if ((*fulfiller)->isWaiting()) (*fulfiller)->fulfill(kj::mv(value));
-  });
-  return rpc::wait_for(loop, kj::mv(paf.promise), timeout_s, what);
 }
 
 }  // namespace
@@ -66,16 +52,13 @@ DhtBenchReport run_dht_bench(const DhtBenchRun& run) {
   io::EventLoop loop;
   dht::DhtConfig config;
   config.listen = io::Endpoint::from_ip_bytes(std::vector<uint8_t>{127, 0, 0, 1}, 0);
-  dht::NodeGroup nodes(loop.uv(), config, run.peers);
+  dht::NodeGroup nodes(loop, config, run.peers);
   const double t0 = monotonic_seconds();
-  auto error = std::make_shared<std::string>();
-  await<bool>(loop, run.timeout_s, "joining the swarm", [&](auto done) {
-    nodes.bootstrap({}, true, [done, error](const std::string& e) {
-      *error = e;
-      done(true);
-    });
-  });
-  require(error->empty(), "the swarm could not form: {}", *error);
+  try {
+    rpc::wait_for(loop, nodes.bootstrap({}, true), run.timeout_s, "joining the swarm");
+  } catch (const Error& e) {
+    fail("the swarm could not form: {}", e.what());
+  }
   report.bootstrap_s = monotonic_seconds() - t0;
   spdlog::info("{} peers joined in {:.2f} s", run.peers, report.bootstrap_s);
 
@@ -89,10 +72,8 @@ DhtBenchReport run_dht_bench(const DhtBenchRun& run) {
     auto entries = discovery::declaration_entries(std::span(uids).subspan(first, count), server,
                                               dht::system_dht_time() + run.expiration);
     const double start = monotonic_seconds();
-    auto accepted = await<std::vector<bool>>(
-        loop, run.timeout_s, "storing a batch", [&](auto done) {
-          nodes.node(run.peers - 2).store(entries, [done](std::vector<bool> a) { done(a); });
-        });
+    auto accepted = rpc::wait_for(loop, nodes.node(run.peers - 2).store(entries), run.timeout_s,
+                                  "storing a batch");
     report.store_s += monotonic_seconds() - start;
     report.store_total += entries.size();
     report.store_ok += static_cast<size_t>(std::count(accepted.begin(), accepted.end(), true));
@@ -115,11 +96,7 @@ DhtBenchReport run_dht_bench(const DhtBenchRun& run) {
     std::vector<std::string> keys(uids.begin() + static_cast<std::ptrdiff_t>(first),
                                   uids.begin() + static_cast<std::ptrdiff_t>(first + count));
     const double start = monotonic_seconds();
-    auto values = await<std::vector<std::optional<dht::StoredValue>>>(
-        loop, run.timeout_s, "reading a batch", [&](auto done) {
-          reader.get(keys, false,
-                     [done](std::vector<std::optional<dht::StoredValue>> v) { done(std::move(v)); });
-        });
+    auto values = rpc::wait_for(loop, reader.get(keys, false), run.timeout_s, "reading a batch");
     report.get_s += monotonic_seconds() - start;
     for (size_t i = 0; i < values.size() && i < count; ++i) {
       const auto& v = values[i];

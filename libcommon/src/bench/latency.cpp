@@ -62,12 +62,13 @@ LatencyReport run_latency(const LatencyRun& run) {
                                 "connect to " + where);
     const std::string what = run.call + " on " + uid + " at " + where;
     auto call = [&] {
+      const auto deadline = CallDeadline::in_seconds(run.timeout_s);  // sent to the server
       if (backward) {
-        rpc::wait_for(loop, client->backward(uid, inputs, grads), run.timeout_s, what);
+        rpc::wait_for(loop, client->backward(uid, inputs, grads, deadline), run.timeout_s, what);
       } else if (run.call == "info") {
         rpc::wait_for(loop, client->info(uid), run.timeout_s, what);
       } else {
-        rpc::wait_for(loop, client->forward(uid, inputs), run.timeout_s, what);
+        rpc::wait_for(loop, client->forward(uid, inputs, deadline), run.timeout_s, what);
       }
     };
     for (size_t i = 0; i < run.warmup; ++i) call();

@@ -11,6 +11,7 @@
 #include "hm/cli/expert_json.h"
 #include "hm/cli/tensor_args.h"
 #include "hm/discovery/dht_join.h"
+#include "hm/discovery/expert_declarer.h"
 #include "hm/io/event_loop.h"
 #include "hm/rpc/blocking.h"
 #include "hm/rpc/expert_client.h"
@@ -23,9 +24,9 @@ constexpr std::string_view kNoInput = "no input tensors: give -i FILE or pipe te
 // The server hosting flags.uid, found through the DHT.
 HostPort find_server(io::EventLoop& loop, const CallFlags& flags) {
   auto peers = discovery::parse_peers(flags.dht_peers, "--dht");
-  dht::DhtNode node(loop.uv(), discovery::client_node_config(peers));
+  dht::DhtNode node(loop, discovery::client_node_config(peers));
   rpc::wait_for(loop, discovery::join(node, peers), flags.timeout, "joining the DHT");
-  auto found = rpc::wait_for(loop, discovery::find_experts_async(node, {flags.uid}),
+  auto found = rpc::wait_for(loop, discovery::find_experts(node, {flags.uid}),
                              flags.timeout, "looking up " + flags.uid + " in the DHT");
   if (!found[0]) fail("no live expert '{}' in the DHT", flags.uid);
   spdlog::debug("{} is at {}", flags.uid, found[0]->server.to_string());
@@ -81,10 +82,7 @@ int call(const CallFlags& flags) {
   args.text_dtype = info.inputs.empty() ? DType::Float32 : info.inputs[0].dtype;
 
   // The server drops the call once --timeout has passed (0: no deadline).
-  const CallDeadline deadline =
-      flags.timeout > 0 ? CallDeadline::in(std::chrono::duration_cast<std::chrono::nanoseconds>(
-                              std::chrono::duration<double>(flags.timeout)))
-                        : CallDeadline{};
+  const CallDeadline deadline = CallDeadline::in_seconds(flags.timeout);
   if (flags.action == "forward") {
     if (!flags.grads.empty()) throw UsageError("-g is only for backward");
     auto inputs = read_tensor_args(args, flags.inputs, kNoInput);

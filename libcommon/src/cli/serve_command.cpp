@@ -117,9 +117,9 @@ int serve(const ServeFlags& flags, const std::function<ServedExperts()>& build) 
     dht::DhtConfig dht_config;
     dht_config.listen = io::Endpoint::parse(bound.to_string(), "--listen");
     flags.dht_limits.apply(dht_config.protocol, dht_config.storage);
-    dht = std::make_unique<dht::DhtNode>(loop.uv(), dht_config);
+    dht = std::make_unique<dht::DhtNode>(loop, dht_config);
     rpc::wait_for(loop, discovery::join(*dht, peers), 30, "joining the DHT");
-    declarer = std::make_unique<discovery::ExpertDeclarer>(loop.uv(), *dht, experts.host->uids(),
+    declarer = std::make_unique<discovery::ExpertDeclarer>(loop, *dht, experts.host->uids(),
                                                            announced, flags.update_period);
     declarer->start();
     spdlog::info("joined the DHT; declaring {} experts as {} every {} s", expert_count,

@@ -4,6 +4,7 @@
 
 #include "hm/base/error.h"
 #include "hm/base/log.h"
+#include "hm/io/pending.h"
 #include "node_impl.h"
 #include "wire_codec.h"
 
@@ -12,6 +13,7 @@ namespace hm::dht {
 namespace {
 constexpr uint64_t kMaintenanceMs = 1000;
 constexpr size_t kMaxSkewedPeers = 1024;
+constexpr const char* kStopped = "the DHT node stopped before the request finished";
 }  // namespace
 
 DhtNode::Impl::Impl(uv_loop_t* loop, DhtConfig config_in)
@@ -315,36 +317,59 @@ void DhtNode::Impl::find_nearest(const NodeId& target, size_t k, NearestDone don
 
 // ---- DhtNode -------------------------------------------------------------------
 
-DhtNode::DhtNode(uv_loop_t* loop, DhtConfig config)
-    : impl_(std::make_unique<Impl>(loop, std::move(config))) {}
+DhtNode::DhtNode(io::EventLoop& loop, DhtConfig config)
+    : impl_(std::make_unique<Impl>(loop.uv(), std::move(config))) {}
 
 DhtNode::~DhtNode() = default;
 
-void DhtNode::bootstrap(std::vector<io::Endpoint> peers, BootstrapDone done) {
-  impl_->bootstrap(std::move(peers), std::move(done));
+kj::Promise<void> DhtNode::bootstrap(std::vector<io::Endpoint> peers) {
+  auto made = io::Pending<void>::make(kStopped);
+  impl_->bootstrap(std::move(peers), [pending = made.pending](const std::string& error) {
+    if (error.empty()) {
+      pending.fulfill();
+    } else {
+      pending.reject(error);
+    }
+  });
+  return kj::mv(made.promise);
 }
-void DhtNode::store(std::vector<StoreEntry> entries, StoreDone done) {
-  impl_->store(std::move(entries), std::move(done));
+
+kj::Promise<std::vector<bool>> DhtNode::store(std::vector<StoreEntry> entries) {
+  auto made = io::Pending<std::vector<bool>>::make(kStopped);
+  impl_->store(std::move(entries),
+               [pending = made.pending](std::vector<bool> accepted) { pending.fulfill(std::move(accepted)); });
+  return kj::mv(made.promise);
 }
-void DhtNode::get(std::vector<std::string> keys, bool latest, GetDone done) {
+
+kj::Promise<DhtNode::Values> DhtNode::get(std::vector<std::string> keys, bool latest) {
   std::vector<NodeId> ids;
   ids.reserve(keys.size());
   for (const auto& key : keys) ids.push_back(NodeId::from_key(key));
-  impl_->get_by_id(std::move(ids), latest ? INFINITY : impl_->now(), std::move(done));
+  return get_by_id(std::move(ids), latest ? INFINITY : impl_->now());
 }
-void DhtNode::get_by_id(std::vector<NodeId> ids, double sufficient, GetDone done) {
-  impl_->get_by_id(std::move(ids), sufficient, std::move(done));
+
+kj::Promise<DhtNode::Values> DhtNode::get_by_id(std::vector<NodeId> ids, double sufficient) {
+  auto made = io::Pending<Values>::make(kStopped);
+  impl_->get_by_id(std::move(ids), sufficient,
+                   [pending = made.pending](Values values) { pending.fulfill(std::move(values)); });
+  return kj::mv(made.promise);
 }
-void DhtNode::ping(const io::Endpoint& peer, PingDone done) {
-  auto shared_done = std::make_shared<PingDone>(std::move(done));
-  impl_->protocol->call_ping(peer, [impl = impl_.get(), shared_done](const PingReply* reply) {
+
+kj::Promise<std::optional<PingReply>> DhtNode::ping(const io::Endpoint& peer) {
+  auto made = io::Pending<std::optional<PingReply>>::make(kStopped);
+  impl_->protocol->call_ping(peer, [impl = impl_.get(), pending = made.pending](const PingReply* reply) {
     std::optional<PingReply> copy;
     if (reply != nullptr) copy = *reply;
-    impl->post([shared_done, copy] { (*shared_done)(copy ? &*copy : nullptr); });
+    impl->post([pending, copy]() mutable { pending.fulfill(std::move(copy)); });
   });
+  return kj::mv(made.promise);
 }
-void DhtNode::find_nearest(const NodeId& target, size_t k, NearestDone done) {
-  impl_->find_nearest(target, k, std::move(done));
+
+kj::Promise<std::vector<PeerInfo>> DhtNode::find_nearest(const NodeId& target, size_t k) {
+  auto made = io::Pending<std::vector<PeerInfo>>::make(kStopped);
+  impl_->find_nearest(target, k,
+                      [pending = made.pending](std::vector<PeerInfo> nearest) { pending.fulfill(std::move(nearest)); });
+  return kj::mv(made.promise);
 }
 
 const NodeId& DhtNode::id() const { return impl_->self; }

@@ -5,11 +5,13 @@
 
 #include "hm/base/error.h"
 #include "hm/base/log.h"
+#include "hm/io/pending.h"
 
 namespace hm::dht {
 
 namespace {
 constexpr size_t kWave = 32;
+constexpr const char* kStopped = "the node group stopped before every node joined";
 }
 
 io::Endpoint reachable_address(const io::Endpoint& bound) {
@@ -23,7 +25,7 @@ io::Endpoint reachable_address(const io::Endpoint& bound) {
   return io::Endpoint::from_ip_bytes(loopback, bound.port());
 }
 
-NodeGroup::NodeGroup(uv_loop_t* loop, const DhtConfig& base, size_t count) : loop_(loop) {
+NodeGroup::NodeGroup(io::EventLoop& loop, const DhtConfig& base, size_t count) {
   require(count >= 1, "a swarm needs at least one node, not {}", count);
   uint16_t port = base.listen.port();
   require(port == 0 || port + count - 1 <= 65535,
@@ -39,35 +41,28 @@ NodeGroup::NodeGroup(uv_loop_t* loop, const DhtConfig& base, size_t count) : loo
 
 void NodeGroup::stop(size_t i) { nodes_.erase(nodes_.begin() + static_cast<std::ptrdiff_t>(i)); }
 
-void NodeGroup::bootstrap(std::vector<io::Endpoint> peers, bool allow_alone,
-                         DhtNode::BootstrapDone done) {
-  auto shared_done = std::make_shared<DhtNode::BootstrapDone>(std::move(done));
+kj::Promise<void> NodeGroup::bootstrap(std::vector<io::Endpoint> peers, bool allow_alone) {
   std::weak_ptr<int> alive = alive_;
-  nodes_[0]->bootstrap(peers, [this, alive, peers, allow_alone, shared_done](
-                                  const std::string& error) {
-    if (alive.expired()) return;
-    if (!error.empty()) {
-      if (!allow_alone) {
-        (*shared_done)(error);
-        return;
-      }
-      spdlog::warn("{}; starting a swarm of our own (--allow-alone)", error);
-    }
-    join_wave(1, error.empty() ? peers : std::vector<io::Endpoint>{}, shared_done);
-  });
+  return nodes_[0]
+      ->bootstrap(peers)
+      .then([peers] { return peers; },
+            [allow_alone](kj::Exception&& e) -> std::vector<io::Endpoint> {
+              if (!allow_alone) throw kj::mv(e);
+              spdlog::warn("{}; starting a swarm of our own (--allow-alone)",
+                           e.getDescription().cStr());
+              return {};
+            })
+      .then([this, alive](std::vector<io::Endpoint> joined_through) {
+        if (alive.expired()) throw io::failure(kStopped);
+        return join_waves(1, std::move(joined_through));
+      });
 }
 
-void NodeGroup::join_wave(size_t first, std::vector<io::Endpoint> peers,
-                         std::shared_ptr<DhtNode::BootstrapDone> done) {
-  if (first >= nodes_.size()) {
-    (*done)("");
-    return;
-  }
+kj::Promise<void> NodeGroup::join_waves(size_t first, std::vector<io::Endpoint> peers) {
+  if (first >= nodes_.size()) return kj::READY_NOW;
   size_t end = std::min(nodes_.size(), first + kWave);
-  auto remaining = std::make_shared<size_t>(end - first);
-  auto failure = std::make_shared<std::string>();
   std::mt19937 rng(static_cast<uint32_t>(first));
-  std::weak_ptr<int> alive = alive_;
+  auto joins = kj::heapArrayBuilder<kj::Promise<void>>(end - first);
   for (size_t i = first; i < end; ++i) {
     std::vector<io::Endpoint> via{reachable_address(nodes_[0]->address())};
     for (int j = 0; j < 2; ++j) via.push_back(reachable_address(nodes_[rng() % first]->address()));
@@ -76,18 +71,16 @@ void NodeGroup::join_wave(size_t first, std::vector<io::Endpoint> peers,
       return a.to_string() < b.to_string();
     });
     via.erase(std::unique(via.begin(), via.end()), via.end());
-    nodes_[i]->bootstrap(via, [this, alive, end, peers, remaining, failure, done](
-                                  const std::string& error) {
-      if (alive.expired()) return;
-      if (!error.empty() && failure->empty()) *failure = error;
-      if (--*remaining != 0) return;
-      if (!failure->empty()) {
-        (*done)("a node of the swarm could not join: " + *failure);
-        return;
-      }
-      join_wave(end, peers, done);
-    });
+    joins.add(nodes_[i]->bootstrap(std::move(via)).catch_([](kj::Exception&& e) {
+      throw io::failure(fmt::format("a node of the swarm could not join: {}",
+                                    e.getDescription().cStr()));
+    }));
   }
+  std::weak_ptr<int> alive = alive_;
+  return kj::joinPromises(joins.finish()).then([this, alive, end, peers = std::move(peers)] {
+    if (alive.expired()) throw io::failure(kStopped);
+    return join_waves(end, peers);
+  });
 }
 
 std::string NodeGroup::summary() const {

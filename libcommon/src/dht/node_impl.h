@@ -2,6 +2,7 @@
 // bootstrap, maintenance), node_get.cpp and node_store.cpp.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <queue>
 #include <random>
@@ -18,6 +19,13 @@
 namespace hm::dht {
 
 struct DhtNode::Impl : RequestHandler {
+  // Inside the node, operations complete through callbacks, each run by
+  // post() on a later loop turn; node.cpp turns them into the public promises.
+  using StoreDone = std::function<void(std::vector<bool> accepted)>;
+  using GetDone = std::function<void(Values values)>;
+  using BootstrapDone = std::function<void(const std::string& error)>;  // "": joined
+  using NearestDone = std::function<void(std::vector<PeerInfo> nearest)>;
+
   Impl(uv_loop_t* loop, DhtConfig config);
   ~Impl() override;
 

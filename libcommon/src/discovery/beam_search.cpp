@@ -26,21 +26,19 @@ struct SampleState {
   std::vector<Candidate> alive;       // the beam, best first
 };
 
-// One search for a whole batch; owns itself through the callbacks it hands
-// to the store.
-class Search : public std::enable_shared_from_this<Search> {
+// One search for a whole batch; the promise run() returns must not outlive it.
+class Search {
  public:
   Search(PrefixStore store, GridSpec grid, std::vector<std::vector<float>> scores,
-         BeamSearchOptions options, double now, BeamSearchDone done)
+         BeamSearchOptions options, double now)
       : store_(std::move(store)),
         grid_(std::move(grid)),
         scores_(std::move(scores)),
         options_(options),
         now_(now),
-        done_(std::move(done)),
         samples_(scores_.size()) {}
 
-  void start() {
+  kj::Promise<BestExperts> run() {
     for (size_t s = 0; s < samples_.size(); ++s) {
       for (int64_t i = 0; i < grid_.dims[0]; ++i) {
         float score = score_of(s, 0, i);
@@ -49,7 +47,7 @@ class Search : public std::enable_shared_from_this<Search> {
       }
       std::sort(samples_[s].candidates.begin(), samples_[s].candidates.end(), by_score);
     }
-    run_stage();
+    return run_stage().then([this] { return finish(); });
   }
 
  private:
@@ -65,8 +63,9 @@ class Search : public std::enable_shared_from_this<Search> {
     return it != fetched_.end() && it->second && !successors(*it->second).empty();
   }
 
-  // Judges fetched candidates best-first; returns the keys still to fetch.
-  void run_stage() {
+  // Judges fetched candidates best-first, fetching what it still needs,
+  // until the last stage is judged.
+  kj::Promise<void> run_stage() {
     std::set<std::string> wanted;
     for (auto& sample : samples_) {
       while (sample.alive.size() < options_.beam_size && sample.next < sample.candidates.size()) {
@@ -85,8 +84,9 @@ class Search : public std::enable_shared_from_this<Search> {
     }
     if (wanted.empty()) return next_stage();
     std::vector<std::string> keys(wanted.begin(), wanted.end());
-    store_.get(keys, [self = shared_from_this(), keys](PrefixStore::Values values) {
-      self->on_fetched(keys, std::move(values));
+    return store_.get(keys).then([this, keys](PrefixStore::Values values) {
+      on_fetched(keys, std::move(values));
+      return run_stage();
     });
   }
 
@@ -100,16 +100,15 @@ class Search : public std::enable_shared_from_this<Search> {
       fetched_[keys[i]] = std::move(value);
     }
     if (!negatives.empty() && store_.store) store_.store(std::move(negatives));
-    run_stage();
   }
 
   // The prefixes of this stage have `stage + 1` coordinates; the last stage
   // has D - 1 (or 1 for a one-dimensional grid), whose successors are the
   // experts themselves.
-  void next_stage() {
+  kj::Promise<void> next_stage() {
     size_t dims = grid_.dims.size();
     size_t last_stage = dims >= 2 ? dims - 2 : 0;
-    if (stage_ == last_stage) return finish();
+    if (stage_ == last_stage) return kj::READY_NOW;
     ++stage_;
     for (size_t s = 0; s < samples_.size(); ++s) {
       auto& sample = samples_[s];
@@ -128,12 +127,12 @@ class Search : public std::enable_shared_from_this<Search> {
       std::sort(expanded.begin(), expanded.end(), by_score);
       sample = SampleState{std::move(expanded), 0, {}};
     }
-    run_stage();
+    return run_stage();
   }
 
-  void finish() {
+  BestExperts finish() {
     size_t dims = grid_.dims.size();
-    std::vector<std::vector<ScoredExpert>> best(samples_.size());
+    BestExperts best(samples_.size());
     for (size_t s = 0; s < samples_.size(); ++s) {
       std::vector<ScoredExpert> experts;
       std::set<std::string> seen;
@@ -159,7 +158,7 @@ class Search : public std::enable_shared_from_this<Search> {
       if (experts.size() > options_.beam_size) experts.resize(options_.beam_size);
       best[s] = std::move(experts);
     }
-    done_(std::move(best));
+    return best;
   }
 
   PrefixStore store_;
@@ -167,7 +166,6 @@ class Search : public std::enable_shared_from_this<Search> {
   std::vector<std::vector<float>> scores_;
   BeamSearchOptions options_;
   double now_;
-  BeamSearchDone done_;
   std::vector<SampleState> samples_;
   std::map<std::string, std::optional<dht::StoredValue>> fetched_;
   size_t stage_ = 0;
@@ -183,17 +181,17 @@ int64_t GridSpec::total() const {
 
 PrefixStore PrefixStore::of(dht::DhtNode& node) {
   PrefixStore store;
-  store.get = [&node](std::vector<std::string> keys, std::function<void(Values)> done) {
-    node.get(std::move(keys), false, std::move(done));
-  };
+  store.get = [&node](std::vector<std::string> keys) { return node.get(std::move(keys), false); };
+  // Dropping the promise leaves the store running: fire and forget.
   store.store = [&node](std::vector<dht::StoreEntry> entries) {
-    node.store(std::move(entries), [](std::vector<bool>) {});
+    (void)node.store(std::move(entries));
   };
   return store;
 }
 
-void find_best_experts(PrefixStore store, GridSpec grid, std::vector<std::vector<float>> scores,
-                       BeamSearchOptions options, double now, BeamSearchDone done) {
+kj::Promise<BestExperts> find_best_experts(PrefixStore store, GridSpec grid,
+                                           std::vector<std::vector<float>> scores,
+                                           BeamSearchOptions options, double now) {
   require(!grid.dims.empty() && grid.prefix.ends_with('.'),
           "beam search: bad grid '{}' (expected a prefix ending in '.' and dimensions)",
           grid.prefix);
@@ -201,13 +199,10 @@ void find_best_experts(PrefixStore store, GridSpec grid, std::vector<std::vector
     require(static_cast<int64_t>(row.size()) == grid.total(),
             "beam search: a score row has {} values, the grid needs {}", row.size(), grid.total());
   }
-  if (scores.empty() || options.beam_size == 0) {
-    done(std::vector<std::vector<ScoredExpert>>(scores.size()));
-    return;
-  }
-  std::make_shared<Search>(std::move(store), std::move(grid), std::move(scores), options, now,
-                           std::move(done))
-      ->start();
+  if (scores.empty() || options.beam_size == 0) return BestExperts(scores.size());
+  auto search = kj::heap<Search>(std::move(store), std::move(grid), std::move(scores), options, now);
+  auto best = search->run();
+  return best.attach(kj::mv(search));
 }
 
 }  // namespace hm::discovery

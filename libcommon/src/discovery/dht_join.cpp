@@ -1,20 +1,9 @@
 #include "hm/discovery/dht_join.h"
 
-#include <memory>
-
 #include "hm/base/error.h"
-#include "hm/discovery/expert_declarer.h"
+#include "hm/io/pending.h"
 
 namespace hm::discovery {
-namespace {
-
-// Moves a kj fulfiller into a copyable callback for the DHT's std::function.
-template <typename T>
-std::shared_ptr<kj::Own<kj::PromiseFulfiller<T>>> share(kj::Own<kj::PromiseFulfiller<T>> f) {
-  return std::make_shared<kj::Own<kj::PromiseFulfiller<T>>>(kj::mv(f));
-}
-
-}  // namespace
 
 std::vector<io::Endpoint> parse_peers(const std::vector<std::string>& texts,
                                       std::string_view what) {
@@ -38,28 +27,9 @@ dht::DhtConfig client_node_config(const std::vector<io::Endpoint>& peers) {
 }
 
 kj::Promise<void> join(dht::DhtNode& node, std::vector<io::Endpoint> peers) {
-  auto paf = kj::newPromiseAndFulfiller<void>();
-  auto fulfiller = share(kj::mv(paf.fulfiller));
-  node.bootstrap(std::move(peers), [fulfiller](const std::string& error) {
-    if (!(*fulfiller)->isWaiting()) return;
-    if (error.empty()) {
-      (*fulfiller)->fulfill();
-    } else {
-      (*fulfiller)->reject(kj::Exception(kj::Exception::Type::FAILED, __FILE__, __LINE__,
-                                         kj::str("cannot join the DHT: ", error.c_str())));
-    }
+  return node.bootstrap(std::move(peers)).catch_([](kj::Exception&& e) {
+    throw io::failure(fmt::format("cannot join the DHT: {}", e.getDescription().cStr()));
   });
-  return kj::mv(paf.promise);
-}
-
-kj::Promise<std::vector<std::optional<ExpertLocation>>> find_experts_async(
-    dht::DhtNode& node, std::vector<std::string> uids) {
-  auto paf = kj::newPromiseAndFulfiller<std::vector<std::optional<ExpertLocation>>>();
-  auto fulfiller = share(kj::mv(paf.fulfiller));
-  find_experts(node, std::move(uids), [fulfiller](auto found) {
-    if ((*fulfiller)->isWaiting()) (*fulfiller)->fulfill(std::move(found));
-  });
-  return kj::mv(paf.promise);
 }
 
 }  // namespace hm::discovery

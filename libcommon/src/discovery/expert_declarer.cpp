@@ -5,13 +5,15 @@
 
 namespace hm::discovery {
 
-ExpertDeclarer::ExpertDeclarer(uv_loop_t* loop, dht::DhtNode& node, std::vector<std::string> uids,
-                               HostPort server, double update_period_s)
-    : node_(node),
+ExpertDeclarer::ExpertDeclarer(io::EventLoop& loop, dht::DhtNode& node,
+                               std::vector<std::string> uids, HostPort server,
+                               double update_period_s)
+    : loop_(loop),
+      node_(node),
       uids_(std::move(uids)),
       server_(std::move(server)),
       update_period_s_(update_period_s),
-      timer_(loop, [this] { declare(); }) {
+      timer_(loop.uv(), [this] { declare(); }) {
   // Validate now, not on the first timer tick.
   declaration_entries(uids_, server_, 0);
 }
@@ -29,7 +31,8 @@ void ExpertDeclarer::declare() {
   double expiration = node_.dht_time() + 2 * update_period_s_;
   auto entries = declaration_entries(uids_, server_, expiration);
   size_t count = uids_.size();
-  node_.store(std::move(entries), [this, alive = alive_, count](std::vector<bool> accepted) {
+  auto declared = node_.store(std::move(entries)).then([this, alive = alive_, count](
+                                                           std::vector<bool> accepted) {
     if (!*alive) return;
     size_t ok = 0;
     for (size_t i = 0; i < accepted.size(); ++i) ok += accepted[i];
@@ -41,23 +44,26 @@ void ExpertDeclarer::declare() {
       spdlog::debug("declared {} experts ({} of {} records accepted)", count, ok, accepted.size());
     }
   });
+  // The node stopping (the server shutting down) rejects the store: not an error.
+  loop_.detach(declared.catch_([](kj::Exception&& e) {
+    spdlog::debug("declaring experts: {}", e.getDescription().cStr());
+  }));
 }
 
-void find_experts(dht::DhtNode& node, std::vector<std::string> uids,
-                  std::function<void(std::vector<std::optional<ExpertLocation>>)> done) {
+kj::Promise<std::vector<std::optional<ExpertLocation>>> find_experts(
+    dht::DhtNode& node, std::vector<std::string> uids) {
   auto keys = uids;
-  node.get(std::move(keys), false,
-           [uids = std::move(uids), done = std::move(done)](
-               std::vector<std::optional<dht::StoredValue>> values) {
-             std::vector<std::optional<ExpertLocation>> found(uids.size());
-             for (size_t i = 0; i < uids.size() && i < values.size(); ++i) {
-               if (!values[i] || values[i]->is_dictionary) continue;
-               if (auto server = parse_server(values[i]->value)) {
-                 found[i] = ExpertLocation{uids[i], *server};
-               }
-             }
-             done(std::move(found));
-           });
+  return node.get(std::move(keys), false)
+      .then([uids = std::move(uids)](dht::DhtNode::Values values) {
+        std::vector<std::optional<ExpertLocation>> found(uids.size());
+        for (size_t i = 0; i < uids.size() && i < values.size(); ++i) {
+          if (!values[i] || values[i]->is_dictionary) continue;
+          if (auto server = parse_server(values[i]->value)) {
+            found[i] = ExpertLocation{uids[i], *server};
+          }
+        }
+        return found;
+      });
 }
 
 }  // namespace hm::discovery

@@ -1,7 +1,6 @@
 #include "hm/discovery/expert_listing.h"
 
 #include <map>
-#include <memory>
 
 #include "hm/base/error.h"
 #include "hm/base/expert_uid.h"
@@ -12,59 +11,60 @@ namespace {
 
 constexpr int kMaxLevels = 64;
 
-class Walk : public std::enable_shared_from_this<Walk> {
+// Walks the prefixes level by level, collecting experts in `found`.
+class Walk {
  public:
-  Walk(dht::DhtNode& node, std::function<void(std::vector<ExpertLocation>)> done)
-      : node_(node), done_(std::move(done)) {}
+  explicit Walk(dht::DhtNode& node) : node_(node) {}
 
-  void start(std::vector<std::string> uids, std::vector<std::string> prefixes) {
-    auto self = shared_from_this();
-    find_experts(node_, std::move(uids), [self, prefixes](auto found) {
-      for (auto& location : found) {
-        if (location) self->found_[location->uid] = *location;
-      }
-      self->level(prefixes, 0);
-    });
+  kj::Promise<std::vector<ExpertLocation>> run(std::vector<std::string> uids,
+                                               std::vector<std::string> prefixes) {
+    return find_experts(node_, std::move(uids))
+        .then([this, prefixes = std::move(prefixes)](auto located) mutable {
+          for (auto& location : located) {
+            if (location) found_[location->uid] = *location;
+          }
+          return level(std::move(prefixes), 0);
+        })
+        .then([this] {
+          std::vector<ExpertLocation> list;
+          for (auto& [uid, location] : found_) list.push_back(std::move(location));
+          return list;
+        });
   }
 
  private:
-  void level(std::vector<std::string> keys, int depth) {
-    if (keys.empty() || depth >= kMaxLevels) return finish();
-    auto self = shared_from_this();
-    node_.get(keys, false, [self, keys, depth](std::vector<std::optional<dht::StoredValue>> values) {
-      std::vector<std::string> next;
-      for (size_t i = 0; i < keys.size() && i < values.size(); ++i) {
-        if (!values[i]) continue;
-        const auto& key = keys[i];
-        for (auto& [coordinate, location] : successors(*values[i])) {
-          std::string child = key + std::to_string(coordinate);
-          bool flat = coordinate == -1 && location.uid == key.substr(0, key.size() - 1);
-          if (flat || location.uid == child) {
-            self->found_[location.uid] = location;
-          } else if (coordinate >= 0 && location.uid.starts_with(child + ".")) {
-            next.push_back(child + ".");
+  kj::Promise<void> level(std::vector<std::string> keys, int depth) {
+    if (keys.empty() || depth >= kMaxLevels) return kj::READY_NOW;
+    auto asked = keys;
+    return node_.get(std::move(asked), false)
+        .then([this, keys = std::move(keys), depth](dht::DhtNode::Values values) {
+          std::vector<std::string> next;
+          for (size_t i = 0; i < keys.size() && i < values.size(); ++i) {
+            if (!values[i]) continue;
+            const auto& key = keys[i];
+            for (auto& [coordinate, location] : successors(*values[i])) {
+              std::string child = key + std::to_string(coordinate);
+              bool flat = coordinate == -1 && location.uid == key.substr(0, key.size() - 1);
+              if (flat || location.uid == child) {
+                found_[location.uid] = location;
+              } else if (coordinate >= 0 && location.uid.starts_with(child + ".")) {
+                next.push_back(child + ".");
+              }
+            }
           }
-        }
-      }
-      self->level(std::move(next), depth + 1);
-    });
-  }
-
-  void finish() {
-    std::vector<ExpertLocation> list;
-    for (auto& [uid, location] : found_) list.push_back(std::move(location));
-    done_(std::move(list));
+          return level(std::move(next), depth + 1);
+        });
   }
 
   dht::DhtNode& node_;
-  std::function<void(std::vector<ExpertLocation>)> done_;
   std::map<std::string, ExpertLocation> found_;
 };
 
 }  // namespace
 
-void list_experts(dht::DhtNode& node, const std::vector<std::string>& targets, int64_t first_dim,
-                  std::function<void(std::vector<ExpertLocation>)> done) {
+kj::Promise<std::vector<ExpertLocation>> list_experts(dht::DhtNode& node,
+                                                      const std::vector<std::string>& targets,
+                                                      int64_t first_dim) {
   std::vector<std::string> uids, prefixes;
   for (const auto& target : targets) {
     if (is_valid_uid(target)) {
@@ -86,7 +86,9 @@ void list_experts(dht::DhtNode& node, const std::vector<std::string>& targets, i
           "'{}' is neither an expert uid (ffn.1.2) nor a prefix ending in '.' (ffn.1.)", target));
     }
   }
-  std::make_shared<Walk>(node, std::move(done))->start(std::move(uids), std::move(prefixes));
+  auto walk = kj::heap<Walk>(node);
+  auto listed = walk->run(std::move(uids), std::move(prefixes));
+  return listed.attach(kj::mv(walk));
 }
 
 }  // namespace hm::discovery

@@ -3,6 +3,8 @@
 #include "hm/base/log.h"
 #include "hm/rpc/client_pool.h"
 #include "hm/discovery/dht_join.h"
+#include "hm/discovery/expert_declarer.h"
+#include "hm/io/pending.h"
 
 namespace hm::discovery {
 
@@ -16,14 +18,13 @@ SwarmClient::SwarmClient(const std::vector<std::string>& peer_texts, double join
   if (peers.empty()) throw UsageError("--dht: give at least one DHT peer (HOST:PORT)");
   auto joined = thread_.call<bool>([this, peers, join_timeout_s](io::EventLoop& loop) {
     state_ = std::make_unique<State>();
-    state_->node = std::make_unique<dht::DhtNode>(loop.uv(), client_node_config(peers));
+    state_->node = std::make_unique<dht::DhtNode>(loop, client_node_config(peers));
     state_->pool = std::make_unique<rpc::ClientPool>(loop);
     auto limit = static_cast<int64_t>(join_timeout_s * 1000) * kj::MILLISECONDS;
     return join(*state_->node, peers)
         .then([] { return true; })
         .exclusiveJoin(loop.timer().afterDelay(limit).then([]() -> bool {
-          throw kj::Exception(kj::Exception::Type::FAILED, __FILE__, __LINE__,
-                              kj::str("cannot join the DHT: no peer answered in time"));
+          throw io::failure("cannot join the DHT: no peer answered in time");
         }));
   });
   joined.get();  // rethrows the failure as hm::Error
@@ -45,15 +46,11 @@ std::future<std::vector<std::vector<ScoredExpert>>> SwarmClient::find_best_exper
   return thread_.call<Result>([this, grid = std::move(grid), scores = std::move(scores), options,
                                timeout_s](io::EventLoop& loop) mutable -> kj::Promise<Result> {
     size_t samples = scores.size();
-    auto paf = kj::newPromiseAndFulfiller<Result>();
-    auto fulfiller = std::make_shared<kj::Own<kj::PromiseFulfiller<Result>>>(kj::mv(paf.fulfiller));
-    discovery::find_best_experts(PrefixStore::of(*state_->node), std::move(grid), std::move(scores), options,
-                      state_->node->dht_time(), [fulfiller](Result best) {
-                        if ((*fulfiller)->isWaiting()) (*fulfiller)->fulfill(std::move(best));
-                      });
-    if (!timeout_s) return kj::mv(paf.promise);
+    auto best = discovery::find_best_experts(PrefixStore::of(*state_->node), std::move(grid),
+                                             std::move(scores), options, state_->node->dht_time());
+    if (!timeout_s) return best;
     auto limit = static_cast<int64_t>(*timeout_s * 1e6) * kj::MICROSECONDS;
-    return paf.promise.exclusiveJoin(loop.timer().afterDelay(limit).then([samples, timeout_s] {
+    return best.exclusiveJoin(loop.timer().afterDelay(limit).then([samples, timeout_s] {
       spdlog::warn("beam search did not finish within {} s: no experts this time", *timeout_s);
       return Result(samples);
     }));
@@ -73,7 +70,7 @@ std::future<std::vector<std::optional<ExpertLocation>>> SwarmClient::locate(
     std::vector<std::string> uids) {
   return thread_.call<std::vector<std::optional<ExpertLocation>>>(
       [this, uids = std::move(uids)](io::EventLoop&) mutable {
-        return find_experts_async(*state_->node, std::move(uids));
+        return find_experts(*state_->node, std::move(uids));
       });
 }
 

@@ -58,9 +58,7 @@ kj::Promise<std::vector<CallResult>> call_in_parallel(io::EventLoop& loop, Clien
   // The moment the caller gives up on every call: each request carries what
   // is left of it when it is sent (after any injected latency).
   const CallDeadline deadline =
-      rules.timeout_s ? CallDeadline::in(std::chrono::duration_cast<std::chrono::nanoseconds>(
-                            std::chrono::duration<double>(*rules.timeout_s)))
-                      : CallDeadline{};
+      rules.timeout_s ? CallDeadline::in_seconds(*rules.timeout_s) : CallDeadline{};
   auto running = kj::heapArrayBuilder<kj::Promise<void>>(calls.size());
   static thread_local std::mt19937_64 random{std::random_device{}()};
   for (size_t i = 0; i < calls.size(); ++i) {

@@ -1,6 +1,9 @@
 // The measurements end to end, with tiny parameters (no timing assertions).
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <thread>
+
 #include "hm/base/error.h"
 #include "hm/bench/chain.h"
 #include "hm/bench/client.h"
@@ -94,6 +97,47 @@ TEST(Client, WrongShapeFailsWithTheServersReason) {
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("forward on expert.0"), std::string::npos) << e.what();
   }
+}
+
+TEST(Client, ItsTimeoutIsTheDeadlineTheServerDropsLateCallsBy) {
+  moe::ExpertServerConfig config;
+  config.uids = {"expert.0"};
+  config.expert_cls = "nop_delay";  // 500 ms per batch
+  config.hidden_dim = 4;
+  config.max_batch_size = 1;  // one call per batch: the second waits behind the first
+  InProcessServer server(config);
+  ClientSpec spec;
+  spec.server = server.address();
+  spec.warmup = 0;
+  spec.hidden_dim = 4;
+  spec.expert_cls = "nop_delay";
+  spec.backprop = false;
+  spec.timeout_s = 0.2;  // both clients give up long before the second batch starts
+  std::vector<std::string> errors(2);
+  std::vector<std::thread> clients;
+  for (size_t i = 0; i < 2; ++i) {
+    clients.emplace_back([&, i] {
+      ClientSpec mine = spec;
+      mine.index = i;
+      try {
+        run_client(mine);
+      } catch (const Error& e) {
+        errors[i] = e.what();
+      }
+    });
+  }
+  for (auto& client : clients) client.join();
+  for (const auto& error : errors) {
+    EXPECT_NE(error.find("no answer within 0.2 s"), std::string::npos) << error;
+  }
+  // The server learnt the deadline from the request: the call still queued
+  // when it passed is dropped, not computed (bounded wait for the first batch).
+  std::string report;
+  for (int i = 0; i < 100 && report.find("dropped past their deadline") == std::string::npos; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    for (const auto& line : server.host().stats_report()) report += line + "\n";
+  }
+  EXPECT_NE(report.find("1 dropped past their deadline"), std::string::npos) << report;
 }
 
 TEST(Throughput, ThreadsWithVsLocal) {

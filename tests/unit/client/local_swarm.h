@@ -17,13 +17,13 @@ namespace hm::client::test {
 class LocalSwarm {
  public:
   explicit LocalSwarm(size_t dht_nodes = 4) {
-    run([&] {
+    auto joined = net_.call<bool>([&](io::EventLoop& loop) {
       dht::DhtConfig config;
       config.listen = io::Endpoint::parse("127.0.0.1:0", "test");
-      dht_ = std::make_unique<dht::NodeGroup>(net_.loop().uv(), config, dht_nodes);
-      dht_->bootstrap({}, true, [this](const std::string&) { joined_.set_value(); });
+      dht_ = std::make_unique<dht::NodeGroup>(loop, config, dht_nodes);
+      return dht_->bootstrap({}, true).then([] { return true; });
     });
-    joined_.get_future().wait();
+    joined.get();
   }
 
   ~LocalSwarm() {
@@ -50,7 +50,7 @@ class LocalSwarm {
       server->rpc = std::make_unique<rpc::ExpertRpcServer>(net_.loop(), *server->host);
       server->address = server->rpc->listen({"127.0.0.1", 0});
       server->declarer = std::make_unique<discovery::ExpertDeclarer>(
-          net_.loop().uv(), dht_->node(servers_.size() % dht_->size()), config.uids,
+          net_.loop(), dht_->node(servers_.size() % dht_->size()), config.uids,
           server->address, update_period);
       server->declarer->start();
     });
@@ -98,7 +98,6 @@ class LocalSwarm {
   io::LoopThread net_;
   std::unique_ptr<dht::NodeGroup> dht_;
   std::vector<std::unique_ptr<Server>> servers_;
-  std::promise<void> joined_;
 };
 
 }  // namespace hm::client::test

@@ -23,16 +23,13 @@ class NodeGroupTest : public LoopTest {
   ~NodeGroupTest() override { nodes.clear(); }
 
   DhtNode& add_node(DhtConfig config = test_config()) {
-    nodes.push_back(std::make_unique<DhtNode>(loop(), std::move(config)));
+    nodes.push_back(std::make_unique<DhtNode>(event_loop(), std::move(config)));
     return *nodes.back();
   }
 
   // Bootstraps `node` from `peers`; returns the error ("" on success).
   std::string bootstrap(DhtNode& node, std::vector<io::Endpoint> peers) {
-    std::optional<std::string> error;
-    node.bootstrap(std::move(peers), [&](const std::string& e) { error = e; });
-    EXPECT_TRUE(run_until([&] { return error.has_value(); }, 30));
-    return error.value_or("bootstrap did not finish");
+    return error_of(node.bootstrap(std::move(peers)), 30);
   }
 
   // Adds `count` nodes, each joining through node 0 and two random earlier
@@ -47,32 +44,23 @@ class NodeGroupTest : public LoopTest {
     }
     for (size_t wave = first; wave < nodes.size(); wave += 16) {
       size_t end = std::min(nodes.size(), wave + 16);
-      size_t finished = 0;
+      auto joins = kj::heapArrayBuilder<kj::Promise<void>>(end - wave);
       for (size_t i = wave; i < end; ++i) {
         std::vector<io::Endpoint> peers{nodes[0]->address()};
         for (int j = 0; j < 2; ++j) peers.push_back(nodes[rng() % wave]->address());
-        nodes[i]->bootstrap(peers, [&](const std::string& error) {
-          EXPECT_EQ(error, "");
-          ++finished;
-        });
+        joins.add(nodes[i]->bootstrap(peers));
       }
-      ASSERT_TRUE(run_until([&] { return finished == end - wave; }, 60));
+      ASSERT_EQ(error_of(kj::joinPromises(joins.finish()), 60), "");
     }
   }
 
   std::vector<bool> store(DhtNode& node, std::vector<StoreEntry> entries) {
-    std::optional<std::vector<bool>> result;
-    node.store(std::move(entries), [&](std::vector<bool> ok) { result = std::move(ok); });
-    EXPECT_TRUE(run_until([&] { return result.has_value(); }, 60));
-    return result.value_or(std::vector<bool>{});
+    return settle(node.store(std::move(entries)), 60).value_or(std::vector<bool>{});
   }
 
   std::vector<std::optional<StoredValue>> get(DhtNode& node, std::vector<std::string> keys,
                                               bool latest = false) {
-    std::optional<std::vector<std::optional<StoredValue>>> result;
-    node.get(std::move(keys), latest, [&](auto values) { result = std::move(values); });
-    EXPECT_TRUE(run_until([&] { return result.has_value(); }, 60));
-    return result.value_or(std::vector<std::optional<StoredValue>>{});
+    return settle(node.get(std::move(keys), latest), 60).value_or(DhtNode::Values{});
   }
 
   std::vector<std::unique_ptr<DhtNode>> nodes;

@@ -6,6 +6,7 @@
 #include <random>
 #include <set>
 
+#include "hm/dht/node_group.h"
 #include "node_group_fixture.h"
 
 namespace hm::dht {
@@ -142,6 +143,32 @@ TEST_F(Swarm, GarbageAtOneNodeDoesNotDisturbTheSwarm) {
   EXPECT_GT(victim.stats().protocol.dropped(), 0u);
   EXPECT_EQ(count_found(victim, entries), entries.size());
   EXPECT_EQ(count_found(*nodes[11], entries), entries.size());
+}
+
+// dht::NodeGroup itself (hm-dht --nodes, hm-bench dht): waves of joins.
+class Group : public testing::LoopTest {};
+
+TEST_F(Group, FortyNodesJoinInTwoWaves) {
+  NodeGroup group(event_loop(), test_config(), 40);
+  ASSERT_EQ(error_of(group.bootstrap({}, false), 60), "");
+  for (size_t i = 0; i < group.size(); ++i) {
+    EXPECT_GE(group.node(i).routing_table().size(), 3u) << "node " << i;
+  }
+  EXPECT_NE(group.summary().find("nodes=40"), std::string::npos) << group.summary();
+  group.stop(39);
+  EXPECT_EQ(group.size(), 39u);
+}
+
+TEST_F(Group, SilentInitialPeerFailsUnlessAllowedAlone) {
+  io::UdpSocket silent(loop());
+  silent.bind(io::Endpoint::parse("127.0.0.1:0", "test"));
+  NodeGroup strict(event_loop(), test_config(), 2);
+  std::string error = error_of(strict.bootstrap({silent.local_endpoint()}, false));
+  EXPECT_NE(error.find("none of the 1 initial peers answered"), std::string::npos) << error;
+
+  NodeGroup alone(event_loop(), test_config(), 2);
+  ASSERT_EQ(error_of(alone.bootstrap({silent.local_endpoint()}, true)), "");
+  EXPECT_TRUE(alone.node(1).routing_table().contains(alone.node(0).id()));
 }
 
 }  // namespace

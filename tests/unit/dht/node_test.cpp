@@ -131,16 +131,16 @@ TEST_F(NodeTest, ConcurrentGetsOfOneKeyShareOneLookup) {
     if (node->storage().size() == 0 && node->cache().size() == 0) reader = node.get();
   }
   ASSERT_NE(reader, nullptr);
-  std::vector<std::optional<StoredValue>> first, second;
-  int done = 0;
-  reader->get({"shared"}, false, [&](auto v) { first = std::move(v); ++done; });
-  reader->get({"shared", "shared"}, false, [&](auto v) { second = std::move(v); ++done; });
+  auto first_get = reader->get({"shared"}, false);
+  auto second_get = reader->get({"shared", "shared"}, false);
   EXPECT_EQ(reader->stats().lookups, 1u);
-  ASSERT_TRUE(run_until([&] { return done == 2; }));
-  ASSERT_TRUE(first[0].has_value());
-  ASSERT_EQ(second.size(), 2u);
-  EXPECT_EQ(second[0]->value, "v");
-  EXPECT_EQ(second[1]->value, "v");
+  auto first = settle(kj::mv(first_get));
+  auto second = settle(kj::mv(second_get));
+  ASSERT_TRUE(first && second);
+  ASSERT_TRUE((*first)[0].has_value());
+  ASSERT_EQ(second->size(), 2u);
+  EXPECT_EQ((*second)[0]->value, "v");
+  EXPECT_EQ((*second)[1]->value, "v");
 }
 
 TEST_F(NodeTest, GetCachesLocallyAndOnTheNearestNodeThatLackedIt) {
@@ -181,9 +181,8 @@ TEST_F(NodeTest, DeadPeersAreRemovedAndBlacklisted) {
   ASSERT_TRUE(survivor.routing_table().contains(dead_id));
   nodes.pop_back();  // stops it
   // A lookup aimed at the dead node's id asks it first.
-  std::optional<std::vector<PeerInfo>> nearest;
-  survivor.find_nearest(dead_id, 5, [&](std::vector<PeerInfo> n) { nearest = std::move(n); });
-  ASSERT_TRUE(run_until([&] { return nearest.has_value(); }));
+  auto nearest = settle(survivor.find_nearest(dead_id, 5));
+  ASSERT_TRUE(nearest.has_value());
   EXPECT_FALSE(survivor.routing_table().contains(dead_id));
   EXPECT_GE(survivor.stats().blacklisted, 1u);
   for (const auto& peer : *nearest) EXPECT_NE(peer.id, dead_id);
@@ -207,10 +206,30 @@ TEST_F(NodeTest, PeerWithSkewedClockIsFlagged) {
 TEST_F(NodeTest, PingReportsThePeersId) {
   DhtNode& a = add_node();
   DhtNode& b = add_node();
-  std::optional<NodeId> id;
-  a.ping(b.address(), [&](const PingReply* r) { id = r ? r->sender.id : NodeId(); });
-  ASSERT_TRUE(run_until([&] { return id.has_value(); }));
-  EXPECT_EQ(*id, b.id());
+  auto reply = settle(a.ping(b.address()));
+  ASSERT_TRUE(reply.has_value());
+  ASSERT_TRUE(reply->has_value()) << "b did not answer";
+  EXPECT_EQ((*reply)->sender.id, b.id());
+}
+
+TEST_F(NodeTest, PingOfASilentPeerIsNoAnswerNotAnError) {
+  io::UdpSocket silent(loop());
+  silent.bind(io::Endpoint::parse("127.0.0.1:0", "test"));
+  DhtNode& a = add_node();
+  auto reply = settle(a.ping(silent.local_endpoint()));
+  ASSERT_TRUE(reply.has_value());
+  EXPECT_FALSE(reply->has_value());
+}
+
+TEST_F(NodeTest, StoppingANodeRejectsWhatItWasStillDoing) {
+  io::UdpSocket silent(loop());
+  silent.bind(io::Endpoint::parse("127.0.0.1:0", "test"));
+  DhtNode& a = add_node();
+  auto joining = a.bootstrap({silent.local_endpoint()});
+  auto pinging = a.ping(silent.local_endpoint());
+  nodes.clear();  // before the silent peer's timeout
+  EXPECT_EQ(error_of(kj::mv(joining)), "the DHT node stopped before the request finished");
+  EXPECT_EQ(error_of(pinging.ignoreResult()), "the DHT node stopped before the request finished");
 }
 
 TEST_F(NodeTest, CachedValueIsRefreshedBeforeItExpires) {

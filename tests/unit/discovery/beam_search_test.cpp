@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <kj/async.h>
+
 #include <algorithm>
 #include <cmath>
 #include <random>
@@ -30,15 +32,10 @@ std::vector<std::string> grid_uids(const std::string& prefix, std::vector<int64_
 std::vector<std::vector<ScoredExpert>> search(test::MemoryStore& memory, const GridSpec& grid,
                                               std::vector<std::vector<float>> scores,
                                               size_t beam) {
-  std::vector<std::vector<ScoredExpert>> result;
-  bool called = false;
-  find_best_experts(memory.store(), grid, std::move(scores), {.beam_size = beam}, 0,
-                    [&](auto best) {
-                      result = std::move(best);
-                      called = true;
-                    });
-  EXPECT_TRUE(called);
-  return result;
+  kj::EventLoop loop;
+  kj::WaitScope wait_scope(loop);
+  return find_best_experts(memory.store(), grid, std::move(scores), {.beam_size = beam}, 0)
+      .wait(wait_scope);
 }
 
 // Exhaustive top-k over the declared uids.

@@ -25,7 +25,7 @@ class MemoryStore {
 
   PrefixStore store() {
     PrefixStore s;
-    s.get = [this](std::vector<std::string> keys, std::function<void(PrefixStore::Values)> done) {
+    s.get = [this](std::vector<std::string> keys) -> kj::Promise<PrefixStore::Values> {
       ++rounds;
       PrefixStore::Values values;
       for (const auto& key : keys) {
@@ -34,7 +34,7 @@ class MemoryStore {
         values.push_back(it == values_.end() ? std::nullopt
                                              : std::optional<dht::StoredValue>(it->second));
       }
-      done(std::move(values));
+      return values;
     };
     s.store = [this](std::vector<dht::StoreEntry> entries) {
       for (const auto& e : entries) negatives.push_back(e.key);

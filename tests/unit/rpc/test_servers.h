@@ -63,6 +63,8 @@ class DoublingHost : public ExpertHost {
   // Tasks doubled so far, and dropped past their deadline.
   uint64_t computed() const { return computed_; }
   uint64_t dropped() const { return dropped_; }
+  // The sum of every input element doubled so far (read it after stop()).
+  double input_sum() const { return input_sum_; }
   // The deadline of the latest task submitted.
   CallDeadline last_deadline() const {
     std::lock_guard lock(mutex_);
@@ -124,6 +126,7 @@ class DoublingHost : public ExpertHost {
       auto* data = reinterpret_cast<float*>(out.mutable_data());
       bool poisoned = false;
       for (size_t i = 0; i < in.size(); ++i) {
+        input_sum_ += in[i];
         data[i] = 2 * in[i];
         poisoned |= in[i] == -13.0f;
       }
@@ -137,6 +140,7 @@ class DoublingHost : public ExpertHost {
     }
   }
 
+  double input_sum_ = 0;  // the worker's
   mutable std::mutex mutex_;
   std::condition_variable wake_;
   std::deque<Queued> queue_;

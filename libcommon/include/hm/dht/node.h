@@ -18,20 +18,21 @@
 //   it the keys that peer should now hold;
 // - bootstrap: pings the initial peers, then looks up its own id.
 //
-// Threads: construct, use and destroy on the loop thread; every callback
-// runs on the loop thread, always later than the call that asked for it
-// (never from inside it). Under hm::io::EventLoop, calls made from kj code
-// need no extra step: the io wrappers re-arm the bridge.
-// Lifetime: destroying the node closes its socket and timers; callbacks of
-// operations still running are dropped without being called.
+// Async style: every operation returns a kj::Promise that resolves on the
+// loop thread (never inside the call): "not found" and "no answer" are
+// std::nullopt, and a failure (no initial peer answered) is a rejection.
+// Dropping a promise does not cancel the operation: it runs to its end and
+// its result is discarded (a store is then fire-and-forget).
+// Threads: construct, use and destroy on the io::EventLoop's thread.
+// Lifetime: destroying the node closes its socket and timers; the promises
+// of operations still running are rejected with "the DHT node stopped".
 // Cost: about 18 KiB of memory per node in a swarm of 1024 (routing table
 // of ~48 peers, protocol state, uv handles), plus what it stores and caches.
 #pragma once
 
-#include <uv.h>
+#include <kj/async.h>
 
 #include <cstdint>
-#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -41,6 +42,7 @@
 #include "hm/dht/protocol.h"
 #include "hm/dht/routing_table.h"
 #include "hm/dht/storage.h"
+#include "hm/io/event_loop.h"
 #include "hm/io/udp_socket.h"
 
 namespace hm::dht {
@@ -96,38 +98,34 @@ struct DhtStats {
 
 class DhtNode {
  public:
-  // store: one bool per entry, true when at least one replica accepted it.
-  using StoreDone = std::function<void(std::vector<bool> accepted)>;
-  // get: one result per key, nullopt when not found.
-  using GetDone = std::function<void(std::vector<std::optional<StoredValue>> values)>;
-  // bootstrap: an empty string on success, else what failed.
-  using BootstrapDone = std::function<void(const std::string& error)>;
-  using PingDone = std::function<void(const PingReply* reply)>;  // nullptr: no answer
-  using NearestDone = std::function<void(std::vector<PeerInfo> nearest)>;
+  // One result per key, nullopt when not found.
+  using Values = std::vector<std::optional<StoredValue>>;
 
   // Binds and starts serving. Throws hm::Error when it cannot bind.
-  DhtNode(uv_loop_t* loop, DhtConfig config);
+  DhtNode(io::EventLoop& loop, DhtConfig config);
   ~DhtNode();
   DhtNode(const DhtNode&) = delete;
   DhtNode& operator=(const DhtNode&) = delete;
 
   // Pings `peers`; when at least one answers, looks up our own id (not in
-  // client mode) and reports success. With no peers, succeeds at once (the
-  // first node).
-  void bootstrap(std::vector<io::Endpoint> peers, BootstrapDone done);
+  // client mode) and resolves. With no peers, resolves at once (the first
+  // node). Rejects with "none of the N initial peers answered (...)".
+  kj::Promise<void> bootstrap(std::vector<io::Endpoint> peers);
 
-  void store(std::vector<StoreEntry> entries, StoreDone done);
+  // One bool per entry: true when at least one replica accepted it.
+  kj::Promise<std::vector<bool>> store(std::vector<StoreEntry> entries);
   // With `latest`, a full traversal that returns the newest value;
   // otherwise the first unexpired one.
-  void get(std::vector<std::string> keys, bool latest, GetDone done);
+  kj::Promise<Values> get(std::vector<std::string> keys, bool latest);
   // The same by key id: a value counts once it expires at or after
   // `sufficient_expiration` (system_dht_time() for "unexpired", infinity
   // for "latest").
-  void get_by_id(std::vector<NodeId> ids, double sufficient_expiration, GetDone done);
+  kj::Promise<Values> get_by_id(std::vector<NodeId> ids, double sufficient_expiration);
 
-  void ping(const io::Endpoint& peer, PingDone done);
+  // The peer's reply, or nullopt when it did not answer in time.
+  kj::Promise<std::optional<PingReply>> ping(const io::Endpoint& peer);
   // The `k` nearest live nodes to `target` found by a lookup (not us).
-  void find_nearest(const NodeId& target, size_t k, NearestDone done);
+  kj::Promise<std::vector<PeerInfo>> find_nearest(const NodeId& target, size_t k);
 
   const NodeId& id() const;
   // The bound address (its host is 0.0.0.0 when listening on any).

@@ -25,13 +25,13 @@ io::Endpoint reachable_address(const io::Endpoint& bound);
 class NodeGroup {
  public:
   // Binds `count` nodes (count >= 1). Throws hm::Error when one cannot bind.
-  NodeGroup(uv_loop_t* loop, const DhtConfig& base, size_t count);
+  NodeGroup(io::EventLoop& loop, const DhtConfig& base, size_t count);
 
-  // done("") once every node joined. With initial peers of which none
-  // answers: done(error) unless `allow_alone`, in which case node 0 starts a
-  // swarm of its own.
-  void bootstrap(std::vector<io::Endpoint> peers, bool allow_alone,
-                 DhtNode::BootstrapDone done);
+  // Resolves once every node joined. With initial peers of which none
+  // answers, rejects with the error unless `allow_alone`, in which case
+  // node 0 starts a swarm of its own. Rejects when a later node cannot join.
+  // The promise must not outlive the group.
+  kj::Promise<void> bootstrap(std::vector<io::Endpoint> peers, bool allow_alone);
 
   size_t size() const { return nodes_.size(); }
   DhtNode& node(size_t i) { return *nodes_[i]; }
@@ -44,10 +44,9 @@ class NodeGroup {
   std::string summary() const;
 
  private:
-  void join_wave(size_t first, std::vector<io::Endpoint> peers,
-                 std::shared_ptr<DhtNode::BootstrapDone> done);
+  // Joins nodes [first, first + 32), then the next wave.
+  kj::Promise<void> join_waves(size_t first, std::vector<io::Endpoint> peers);
 
-  uv_loop_t* loop_;
   std::vector<std::unique_ptr<DhtNode>> nodes_;
   std::shared_ptr<int> alive_ = std::make_shared<int>(0);
 };

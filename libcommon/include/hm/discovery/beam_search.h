@@ -13,6 +13,8 @@
 // Threads: start and complete on the DHT's loop thread.
 #pragma once
 
+#include <kj/async.h>
+
 #include <functional>
 #include <memory>
 #include <optional>
@@ -40,7 +42,7 @@ struct ScoredExpert {
 // How the search reads and writes the DHT; the default uses a DhtNode.
 struct PrefixStore {
   using Values = std::vector<std::optional<dht::StoredValue>>;
-  std::function<void(std::vector<std::string> keys, std::function<void(Values)> done)> get;
+  std::function<kj::Promise<Values>(std::vector<std::string> keys)> get;
   std::function<void(std::vector<dht::StoreEntry> entries)> store;  // fire and forget
 
   static PrefixStore of(dht::DhtNode& node);
@@ -52,12 +54,15 @@ struct BeamSearchOptions {
   double negative_ttl_s = 30;  // how long a dead prefix stays marked
 };
 
-using BeamSearchDone = std::function<void(std::vector<std::vector<ScoredExpert>> best)>;
+// Per sample, the best experts, best first.
+using BestExperts = std::vector<std::vector<ScoredExpert>>;
 
 // `scores` has one row per sample, each GridSpec::total() wide: the scores
 // of dimension 0's indices, then dimension 1's, ... (-inf = never pick).
-// `done` gets, per sample, at most beam_size experts, best first.
-void find_best_experts(PrefixStore store, GridSpec grid, std::vector<std::vector<float>> scores,
-                       BeamSearchOptions options, double now, BeamSearchDone done);
+// Resolves with at most beam_size experts per sample. Throws hm::Error
+// (before any lookup) for a bad grid or a score row of the wrong width.
+kj::Promise<BestExperts> find_best_experts(PrefixStore store, GridSpec grid,
+                                           std::vector<std::vector<float>> scores,
+                                           BeamSearchOptions options, double now);
 
 }  // namespace hm::discovery

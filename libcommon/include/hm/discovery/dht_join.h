@@ -1,9 +1,8 @@
 // Joining the DHT from a process that runs an hm::io::EventLoop (hm-serve,
-// hm-call, hm-moe): node configs, and kj promises over the DHT's callbacks.
+// hm-call, hm-moe): node configs and the join itself.
 // Threads: the EventLoop's thread.
 #pragma once
 
-#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -11,7 +10,6 @@
 #include <kj/async.h>
 
 #include "hm/dht/node.h"
-#include "hm/discovery/expert_records.h"
 
 namespace hm::discovery {
 
@@ -25,8 +23,5 @@ dht::DhtConfig client_node_config(const std::vector<io::Endpoint>& peers);
 
 // Resolves once the node joined; rejects with "cannot join the DHT: ...".
 kj::Promise<void> join(dht::DhtNode& node, std::vector<io::Endpoint> peers);
-
-kj::Promise<std::vector<std::optional<ExpertLocation>>> find_experts_async(
-    dht::DhtNode& node, std::vector<std::string> uids);
 
 }  // namespace hm::discovery

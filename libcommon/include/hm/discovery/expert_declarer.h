@@ -15,6 +15,7 @@
 
 #include "hm/base/address.h"
 #include "hm/dht/node.h"
+#include "hm/io/event_loop.h"
 #include "hm/io/uv_timer.h"
 #include "hm/discovery/expert_records.h"
 
@@ -24,7 +25,7 @@ class ExpertDeclarer {
  public:
   // `server` is the address clients should call (its host must be one they
   // can reach, not 0.0.0.0).
-  ExpertDeclarer(uv_loop_t* loop, dht::DhtNode& node, std::vector<std::string> uids,
+  ExpertDeclarer(io::EventLoop& loop, dht::DhtNode& node, std::vector<std::string> uids,
                  HostPort server, double update_period_s);
   ~ExpertDeclarer();
   ExpertDeclarer(const ExpertDeclarer&) = delete;
@@ -40,6 +41,7 @@ class ExpertDeclarer {
  private:
   void declare();
 
+  io::EventLoop& loop_;
   dht::DhtNode& node_;
   std::vector<std::string> uids_;
   HostPort server_;
@@ -51,8 +53,8 @@ class ExpertDeclarer {
 };
 
 // Looks `uids` up: one result per uid, nullopt for those not declared (or
-// expired). `done` runs on the loop thread.
-void find_experts(dht::DhtNode& node, std::vector<std::string> uids,
-                  std::function<void(std::vector<std::optional<ExpertLocation>>)> done);
+// expired).
+kj::Promise<std::vector<std::optional<ExpertLocation>>> find_experts(
+    dht::DhtNode& node, std::vector<std::string> uids);
 
 }  // namespace hm::discovery

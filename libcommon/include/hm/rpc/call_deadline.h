@@ -43,6 +43,14 @@ struct CallDeadline {
     return deadline;
   }
 
+  // The deadline of a client whose timeout is `seconds` (a flag's value):
+  // none for 0 or less.
+  static CallDeadline in_seconds(double seconds) {
+    if (!(seconds > 0)) return {};
+    return in(std::chrono::duration_cast<std::chrono::nanoseconds>(
+        std::chrono::duration<double>(seconds)));
+  }
+
   // The server's deadline for a request that arrived at `arrival` with the
   // wire budget `ms`; 0 = no deadline.
   static CallDeadline after_budget(uint32_t ms, Clock::time_point arrival) {
