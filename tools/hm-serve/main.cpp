@@ -7,46 +7,7 @@
 #include "hm/cli/busy_poll_flag.h"
 #include "hm/cli/limit_flags.h"
 #include "hm/cli/serve_command.h"
-#include "hm/moe/expert_server_host.h"
-#include "hm/tensor/tensor_spec_parse.h"
-
-namespace {
-
-hm::moe::ExpertServerConfig make_config(const hm::cli::ServeFlags& flags,
-                                        std::vector<std::string> uids) {
-  hm::moe::ExpertServerConfig config;
-  config.uids = std::move(uids);
-  config.expert_cls = flags.module.empty() ? flags.expert_cls : "module";
-  config.hidden_dim = flags.hidden_dim;
-  config.module_path = flags.module;
-  for (const auto& text : flags.module_inputs) {
-    config.module_inputs.push_back(hm::parse_tensor_spec(text));
-  }
-  config.optimizer = flags.optimizer;
-  if (flags.lr > 0) config.lr = flags.lr;
-  if (flags.clip_grad_norm > 0) config.clip_grad_norm = flags.clip_grad_norm;
-  config.max_batch_size = flags.max_batch_size;
-  config.min_batch_size = flags.min_batch_size;
-  config.max_wait = std::chrono::milliseconds(static_cast<int64_t>(flags.max_wait_ms));
-  config.device = flags.device;
-  config.seed = flags.seed;
-  config.checkpoint_dir = flags.checkpoint_dir;
-  config.checkpoint_every =
-      std::chrono::milliseconds(static_cast<int64_t>(flags.checkpoint_every * 1000));
-  return config;
-}
-
-int serve(const hm::cli::ServeFlags& flags) {
-  hm::cli::check_serve_flags(flags);
-  auto config = make_config(flags, hm::cli::choose_uids(flags));
-  return hm::cli::serve(flags, [&config] {
-    auto host = std::make_shared<hm::moe::ExpertServerHost>(config);
-    return hm::cli::ServedExperts{
-        host, [host] { return host->stats_report(); }, [host] { host->stop(); }};
-  });
-}
-
-}  // namespace
+#include "hm/serve/serve_experts.h"
 
 int main(int argc, char** argv) {
   hm::tune_allocator();
@@ -126,5 +87,5 @@ int main(int argc, char** argv) {
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber)
       ->needs(checkpoint_dir);
-  return hm::cli::run(app, argc, argv, common, [&] { return serve(flags); });
+  return hm::cli::run(app, argc, argv, common, [&] { return hm::serve::serve_experts(flags); });
 }
