@@ -11,8 +11,11 @@ for _ in $(seq 100); do [ -s "$WORK/dht.out" ] && break; sleep 0.1; done
 DHT=$(head -n1 "$WORK/dht.out")
 [ -n "$DHT" ] || fail "hm-dht did not start"
 
+# Declarations every 3 s live 6 s: a server that the load of a parallel CI
+# stalls for a second or two keeps its experts visible (with a 1 s period,
+# a stalled server's records could expire and only the killed one's remain).
 serve_half() {  # serve_half NAME ROWS
-  start_server "$1" --dht "$DHT" --update-period 1 --expert-pattern "ffn.[$2].[0:4]" \
+  start_server "$1" --dht "$DHT" --update-period 3 --expert-pattern "ffn.[$2].[0:4]" \
     --hidden-dim 16 --seed 3
 }
 # wait_declared COUNT [ADDR]: waits, 10 s at most, until hm-dht lists COUNT

@@ -1,5 +1,6 @@
 // DhtNode::get: local storage and cache first, then one shared lookup per
 // key; caching of what was found, and refreshing cached keys that are read.
+#include <algorithm>
 #include <cmath>
 
 #include "node_impl.h"
@@ -94,6 +95,7 @@ bool DhtNode::Impl::on_get_result(const NodeId& key, const PeerInfo& from, FindR
   GetState& state = it->second;
   double t = now();
   if (!prune(result.value, t)) return false;
+  state.holders.push_back(from.id);
   if (!state.best) {
     state.best = std::move(result.value);
     state.source = from.id;
@@ -127,7 +129,10 @@ void DhtNode::Impl::on_get_done(const NodeId& key, const std::vector<PeerInfo>& 
   size_t cached = 0;
   for (const auto& peer : nearest) {
     if (cached >= config.cache_nearest) break;
-    if (peer.id == state.source) continue;
+    // Only a node that lacked it: the source and the other holders have it.
+    if (std::find(state.holders.begin(), state.holders.end(), peer.id) != state.holders.end()) {
+      continue;
+    }
     send_records(peer, {StoreRecord::from_value(key, *state.best, true)});
     ++cached;
   }

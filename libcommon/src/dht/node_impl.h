@@ -73,6 +73,7 @@ struct DhtNode::Impl : RequestHandler {
     std::optional<StoredValue> best;
     NodeId source;    // who gave `best`
     bool source_is_self = true;
+    std::vector<NodeId> holders;  // peers that answered with an unexpired value
     std::vector<Waiter> waiters;
   };
   void get_by_id(std::vector<NodeId> ids, double sufficient, GetDone done);
