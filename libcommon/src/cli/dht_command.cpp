@@ -77,7 +77,8 @@ int run_dht_nodes(const DhtFlags& flags, std::FILE* out) {
   io::Timer report(loop.uv(), [&] { spdlog::info("{}", nodes.summary()); });
   auto serving = nodes.bootstrap(peers, flags.allow_alone).then([&]() -> kj::Promise<int> {
     for (size_t i = 0; i < nodes.size(); ++i) {
-      std::fprintf(out, "%s\n", dht::reachable_address(nodes.node(i).address()).to_string().c_str());
+      auto address = dht::reachable_address(nodes.node(i).address()).to_string();
+      std::fprintf(out, "%s\n", address.c_str());
     }
     std::fflush(out);
     spdlog::info("{} node(s) up; {}", nodes.size(), nodes.summary());
@@ -141,7 +142,9 @@ int run_dht_experts(const DhtFlags& flags, std::FILE* out) {
                                kClientSeconds, "listing experts");
   if (flags.json) {
     auto list = nlohmann::json::array();
-    for (const auto& e : experts) list.push_back({{"uid", e.uid}, {"address", e.server.to_string()}});
+    for (const auto& e : experts) {
+      list.push_back({{"uid", e.uid}, {"address", e.server.to_string()}});
+    }
     std::fprintf(out, "%s\n", list.dump().c_str());
   } else {
     for (const auto& e : experts) {

@@ -336,8 +336,9 @@ kj::Promise<void> DhtNode::bootstrap(std::vector<io::Endpoint> peers) {
 
 kj::Promise<std::vector<bool>> DhtNode::store(std::vector<StoreEntry> entries) {
   auto made = io::Pending<std::vector<bool>>::make(kStopped);
-  impl_->store(std::move(entries),
-               [pending = made.pending](std::vector<bool> accepted) { pending.fulfill(std::move(accepted)); });
+  impl_->store(std::move(entries), [pending = made.pending](std::vector<bool> accepted) {
+    pending.fulfill(std::move(accepted));
+  });
   return kj::mv(made.promise);
 }
 
@@ -357,18 +358,20 @@ kj::Promise<DhtNode::Values> DhtNode::get_by_id(std::vector<NodeId> ids, double 
 
 kj::Promise<std::optional<PingReply>> DhtNode::ping(const io::Endpoint& peer) {
   auto made = io::Pending<std::optional<PingReply>>::make(kStopped);
-  impl_->protocol->call_ping(peer, [impl = impl_.get(), pending = made.pending](const PingReply* reply) {
+  auto on_reply = [impl = impl_.get(), pending = made.pending](const PingReply* reply) {
     std::optional<PingReply> copy;
     if (reply != nullptr) copy = *reply;
     impl->post([pending, copy]() mutable { pending.fulfill(std::move(copy)); });
-  });
+  };
+  impl_->protocol->call_ping(peer, std::move(on_reply));
   return kj::mv(made.promise);
 }
 
 kj::Promise<std::vector<PeerInfo>> DhtNode::find_nearest(const NodeId& target, size_t k) {
   auto made = io::Pending<std::vector<PeerInfo>>::make(kStopped);
-  impl_->find_nearest(target, k,
-                      [pending = made.pending](std::vector<PeerInfo> nearest) { pending.fulfill(std::move(nearest)); });
+  impl_->find_nearest(target, k, [pending = made.pending](std::vector<PeerInfo> nearest) {
+    pending.fulfill(std::move(nearest));
+  });
   return kj::mv(made.promise);
 }
 

@@ -200,7 +200,8 @@ kj::Promise<BestExperts> find_best_experts(PrefixStore store, GridSpec grid,
             "beam search: a score row has {} values, the grid needs {}", row.size(), grid.total());
   }
   if (scores.empty() || options.beam_size == 0) return BestExperts(scores.size());
-  auto search = kj::heap<Search>(std::move(store), std::move(grid), std::move(scores), options, now);
+  auto search =
+      kj::heap<Search>(std::move(store), std::move(grid), std::move(scores), options, now);
   auto best = search->run();
   return best.attach(kj::mv(search));
 }

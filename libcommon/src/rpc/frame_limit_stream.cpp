@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 #include <kj/debug.h>
 
+#include "hm/io/pending.h"
+
 namespace hm::rpc {
 
 std::optional<uint64_t> FrameSizeWatch::feed(const unsigned char* data, size_t size) {
@@ -41,25 +43,15 @@ std::optional<uint64_t> FrameSizeWatch::feed(const unsigned char* data, size_t s
   return std::nullopt;
 }
 
-namespace {
-
-// An exception whose description is exactly `message` (what the peer reads).
-kj::Exception refusal(const std::string& message) {
-  return kj::Exception(kj::Exception::Type::FAILED, __FILE__, __LINE__,
-                       kj::heapString(message.c_str()));
-}
-
-}  // namespace
-
 kj::Promise<size_t> FrameLimitStream::tryRead(void* buffer, size_t min_bytes, size_t max_bytes) {
-  if (failed_) return refusal(*failed_);
+  if (failed_) return io::failure(*failed_);
   return inner().tryRead(buffer, min_bytes, max_bytes).then([this, buffer](size_t n) -> size_t {
     auto oversized = watch_.feed(static_cast<const unsigned char*>(buffer), n);
     if (oversized) {
       failed_ = fmt::format("a message of {} bytes exceeds the limit of {} MiB (--max-message-mb)",
                             *oversized, limit_bytes_ >> 20);
       refused_(*failed_);
-      kj::throwFatalException(refusal(*failed_));
+      kj::throwFatalException(io::failure(*failed_));
     }
     return n;
   });

@@ -2,12 +2,11 @@
 
 #include <fmt/format.h>
 
+#include "hm/io/pending.h"
+
 namespace hm::rpc {
 
-kj::Exception remote_exception(std::string_view message) {
-  return kj::Exception(kj::Exception::Type::FAILED, __FILE__, __LINE__,
-                       kj::heapString(message.data(), message.size()));
-}
+kj::Exception remote_exception(std::string_view message) { return io::failure(message); }
 
 kj::Promise<void> remote_error(std::string_view message) {
   return remote_exception(message);

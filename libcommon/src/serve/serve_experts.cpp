@@ -13,7 +13,9 @@ moe::ExpertServerConfig server_config(const cli::ServeFlags& flags,
   config.expert_cls = flags.module.empty() ? flags.expert_cls : "module";
   config.hidden_dim = flags.hidden_dim;
   config.module_path = flags.module;
-  for (const auto& text : flags.module_inputs) config.module_inputs.push_back(parse_tensor_spec(text));
+  for (const auto& text : flags.module_inputs) {
+    config.module_inputs.push_back(parse_tensor_spec(text));
+  }
   config.optimizer = flags.optimizer;
   if (flags.lr > 0) config.lr = flags.lr;
   if (flags.clip_grad_norm > 0) config.clip_grad_norm = flags.clip_grad_norm;

@@ -28,7 +28,9 @@ TEST(DhtUnderEventLoop, StoreAndGetFromKjCode) {
   auto steps = loop.timer()
                    .afterDelay(1 * kj::MILLISECONDS)
                    .then([&] { return b->bootstrap({a->address()}); })
-                   .then([&] { return b->store({{"k", std::nullopt, "v", system_dht_time() + 60}}); })
+                   .then([&] {
+                     return b->store({{"k", std::nullopt, "v", system_dht_time() + 60}});
+                   })
                    .then([&](std::vector<bool> stored) {
                      EXPECT_EQ(stored, std::vector<bool>{true});
                      return a->get({"k"}, false);
