@@ -1,4 +1,4 @@
-# The precompiled <torch/torch.h> only where a source uses torch. A target
+# The precompiled <torch/types.h> only where a source uses torch. A target
 # that reuses it (target_precompile_headers REUSE_FROM hm_torch) would
 # otherwise force it into every one of its sources, and loading it costs a
 # torch-free source several seconds of compiling. Most of hm_bench and its

@@ -1,6 +1,6 @@
 #include "hm/bench/local.h"
 
-#include <torch/torch.h>
+#include <torch/types.h>
 
 #include "hm/base/error.h"
 #include "hm/bench/stats.h"

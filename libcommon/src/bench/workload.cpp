@@ -1,7 +1,7 @@
 #include "hm/bench/workload.h"
 
 #include <ATen/CPUGeneratorImpl.h>
-#include <torch/torch.h>
+#include <torch/types.h>
 
 #include <random>
 

@@ -1,6 +1,7 @@
 #include "hm/client/expert_dispatch.h"
 
-#include <torch/torch.h>
+#include <torch/autograd.h>
+#include <torch/types.h>
 
 #include <chrono>
 #include <map>

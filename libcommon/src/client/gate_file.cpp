@@ -1,6 +1,8 @@
 #include "hm/client/gate_file.h"
 
-#include <torch/torch.h>
+#include <torch/nn/modules/linear.h>
+#include <torch/types.h>
+#include <torch/utils.h>
 
 #include "hm/base/error.h"
 #include "hm/tensor/tensor_io.h"

@@ -1,6 +1,7 @@
 #include "hm/client/layer_command.h"
 
-#include <torch/torch.h>
+#include <torch/types.h>
+#include <torch/utils.h>
 
 #include <fmt/ranges.h>
 

@@ -1,6 +1,7 @@
 #include "hm/client/mixture.h"
 
-#include <torch/torch.h>
+#include <torch/nn/modules/linear.h>
+#include <torch/types.h>
 
 #include "hm/base/error.h"
 #include "hm/client/expert_dispatch.h"

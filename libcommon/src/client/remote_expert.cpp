@@ -1,6 +1,7 @@
 #include "hm/client/remote_expert.h"
 
-#include <torch/torch.h>
+#include <torch/autograd.h>
+#include <torch/types.h>
 
 #include "hm/torch/torch_bridge.h"
 

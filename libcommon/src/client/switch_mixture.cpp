@@ -1,6 +1,8 @@
 #include "hm/client/switch_mixture.h"
 
-#include <torch/torch.h>
+#include <torch/nn/modules/linear.h>
+#include <torch/types.h>
+#include <torch/utils.h>
 
 #include "hm/base/error.h"
 #include "hm/client/expert_dispatch.h"

@@ -62,7 +62,7 @@ std::string frame_state(const StateKind& kind, const IValue& root) {
   const std::string_view magic = kind.magic;
   require(magic.size() == kMagicBytes, "a state file's magic is {} bytes, not {}", kMagicBytes,
           magic.size());
-  const std::vector<char> payload = torch::pickle_save(root);
+  const std::vector<char> payload = torch::jit::pickle_save(root);
   const std::string_view bytes(payload.data(), payload.size());
   std::string out(kFrameBytes + payload.size(), '\0');
   std::memcpy(out.data(), magic.data(), magic.size());
@@ -92,7 +92,7 @@ std::vector<IValue> parse_state(const std::string& path, const std::string& file
   }
   std::vector<IValue> fields;
   read_state(path, "unreadable archive", [&] {
-    const IValue root = torch::pickle_load(std::vector<char>(payload.begin(), payload.end()));
+    const IValue root = torch::jit::pickle_load(std::vector<char>(payload.begin(), payload.end()));
     const auto elements = root.toTupleRef().elements().asArrayRef();
     if (elements.size() != kind.fields || !elements[0].isString() ||
         elements[0].toStringRef() != kind.tag) {

@@ -4,7 +4,9 @@
 #include "hm/client/mixture.h"
 
 #include <gtest/gtest.h>
-#include <torch/torch.h>
+#include <torch/nn/modules/linear.h>
+#include <torch/types.h>
+#include <torch/utils.h>
 
 #include "hm/base/error.h"
 #include "hm/moe/expert_layers.h"

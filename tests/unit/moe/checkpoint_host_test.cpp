@@ -2,7 +2,8 @@
 // between batches), restored at start under the same uids, corrupt files
 // skipped and kept, mismatches refused.
 #include <gtest/gtest.h>
-#include <torch/torch.h>
+#include <torch/types.h>
+#include <torch/utils.h>
 
 #include <atomic>
 #include <fstream>

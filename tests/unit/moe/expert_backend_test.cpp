@@ -1,7 +1,9 @@
 #include "hm/moe/expert_backend.h"
 
 #include <gtest/gtest.h>
-#include <torch/torch.h>
+#include <torch/cuda.h>
+#include <torch/types.h>
+#include <torch/utils.h>
 
 #include "hm/base/error.h"
 #include "torch_test_util.h"

@@ -3,7 +3,7 @@
 // PyTorch 1.13: after torch.manual_seed(expert_seed(seed, uid)) Python must
 // build the same weights, and the same inputs must give the same outputs.
 #include <gtest/gtest.h>
-#include <torch/torch.h>
+#include <torch/types.h>
 
 #include <fstream>
 

@@ -1,7 +1,8 @@
 #include "hm/moe/expert_layers.h"
 
 #include <gtest/gtest.h>
-#include <torch/torch.h>
+#include <torch/types.h>
+#include <torch/utils.h>
 
 #include <thread>
 

@@ -1,7 +1,9 @@
 #include "hm/moe/expert_server_host.h"
 
 #include <gtest/gtest.h>
-#include <torch/torch.h>
+#include <torch/cuda.h>
+#include <torch/types.h>
+#include <torch/utils.h>
 
 #include <atomic>
 #include <random>

@@ -1,7 +1,7 @@
 // Kind "module": TorchScript files saved by PyTorch 1.13 (HM_PYTHON), loaded
 // here and compared with the outputs and gradients Python computed.
 #include <gtest/gtest.h>
-#include <torch/torch.h>
+#include <torch/types.h>
 
 #include "hm/base/error.h"
 #include "hm/moe/expert_backend.h"

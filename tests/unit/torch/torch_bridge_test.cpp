@@ -1,7 +1,8 @@
 #include "hm/torch/torch_bridge.h"
 
 #include <gtest/gtest.h>
-#include <torch/torch.h>
+#include <torch/cuda.h>
+#include <torch/types.h>
 
 #include <cstring>
 
