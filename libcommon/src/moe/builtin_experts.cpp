@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "hm/base/expert_kinds.h"
+#include "huge_pages.h"
 #include "seeded_uniform.h"
 
 namespace hm::moe::detail {
@@ -28,6 +29,7 @@ constexpr double kDetDropoutProb = 0.2;
 // U(-bound, bound) as torch's Tensor::uniform_ draws it (seeded_uniform.h).
 torch::Tensor uniform(std::vector<int64_t> shape, double bound, at::mt19937& gen) {
   auto out = torch::empty(shape, torch::kFloat32);
+  advise_huge_pages(out.data_ptr(), out.nbytes());
   fill_uniform(out.data_ptr<float>(), out.numel(), bound, gen);
   return out;
 }
