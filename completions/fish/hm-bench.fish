@@ -6,9 +6,11 @@
 #   hm-bench latency [--calls N] [--call forward|backward|info] [--server HOST:PORT] [--vs-tcp]
 #   hm-bench dht [--peers N] [--experts N] [--batch N] [--failure-rate F]
 #   hm-bench chain [--blocks L] [--jobs J] [--ping S...] [--backprop]
+#   hm-bench compression [--size N] [--repeats N] [--kinds KIND...]
 
-set -l commands throughput latency dht chain
+set -l commands throughput latency dht chain compression
 set -l kinds 'ffn transformer det_dropout nop nop_delay'
+set -l compressions 'none float16 meanstd16 uniform8 quantile8 blockwise8'
 
 complete -c hm-bench -f
 
@@ -17,6 +19,7 @@ complete -c hm-bench -n "not __fish_seen_subcommand_from $commands" -a throughpu
 complete -c hm-bench -n "not __fish_seen_subcommand_from $commands" -a latency -d 'Sequential round trips of one small call'
 complete -c hm-bench -n "not __fish_seen_subcommand_from $commands" -a dht -d 'A DHT swarm in this process: store and get rates and times'
 complete -c hm-bench -n "not __fish_seen_subcommand_from $commands" -a chain -d 'A chain of remote blocks with simulated latency, per ping'
+complete -c hm-bench -n "not __fish_seen_subcommand_from $commands" -a compression -d 'Every wire compression kind on a randn tensor: bytes, error, speed'
 
 # hm-bench itself
 complete -c hm-bench -s h -l help -d 'Print a summary of the options and exit'
@@ -29,7 +32,7 @@ complete -c hm-bench -n "__fish_seen_subcommand_from $commands" -l json -d 'Prin
 complete -c hm-bench -n "__fish_seen_subcommand_from $commands" -l no-progress -d 'Never draw the progress bar'
 complete -c hm-bench -n "__fish_seen_subcommand_from $commands" -l busy-idle -d 'Keep idle CPUs polling while measuring (needs root)'
 complete -c hm-bench -n "__fish_seen_subcommand_from $commands" -l seed -x -d 'Seed for inputs, choices and delays'
-complete -c hm-bench -n "__fish_seen_subcommand_from $commands" -l timeout -x -d 'Give up after this many seconds'
+complete -c hm-bench -n '__fish_seen_subcommand_from throughput latency dht chain' -l timeout -x -d 'Give up after this many seconds'
 complete -c hm-bench -n '__fish_seen_subcommand_from throughput latency chain' -l busy-poll -x -d 'Poll for a reply for up to USEC microseconds instead of sleeping (0 = off)'
 complete -c hm-bench -n '__fish_seen_subcommand_from throughput latency chain' -l server -x -d 'A running hm-serve (HOST:PORT)'
 complete -c hm-bench -n '__fish_seen_subcommand_from throughput latency chain' -l expert-cls -x -a "$kinds" -d 'Kind of expert'
@@ -49,6 +52,8 @@ complete -c hm-bench -n '__fish_seen_subcommand_from throughput' -l device -x -a
 complete -c hm-bench -n '__fish_seen_subcommand_from throughput' -l client-processes -d 'One process per client'
 complete -c hm-bench -n '__fish_seen_subcommand_from throughput' -l vs-local -d 'Also run the work without the network'
 complete -c hm-bench -n '__fish_seen_subcommand_from throughput' -l rounds -x -d 'Client runs, alternating with the local one'
+complete -c hm-bench -n '__fish_seen_subcommand_from throughput' -l compression -x -a "$compressions" -d "Compress the requests (and the in-process server's responses)"
+complete -c hm-bench -n '__fish_seen_subcommand_from throughput' -l compression-min-bytes -x -d 'With --compression: send tensors smaller than N bytes raw (default 4096)'
 
 # latency
 complete -c hm-bench -n '__fish_seen_subcommand_from latency' -l calls -x -d 'Timed round trips'
@@ -67,3 +72,8 @@ complete -c hm-bench -n '__fish_seen_subcommand_from chain' -l jobs -x -d 'Concu
 complete -c hm-bench -n '__fish_seen_subcommand_from chain' -l batches -x -d 'Batches per trainer'
 complete -c hm-bench -n '__fish_seen_subcommand_from chain' -l latency-batches -x -d 'Batches of the sequential phase'
 complete -c hm-bench -n '__fish_seen_subcommand_from chain' -l ping -x -d 'Mean delay per hop in seconds (several: a sweep)'
+
+# compression
+complete -c hm-bench -n '__fish_seen_subcommand_from compression' -l size -x -d 'Values in the tensor (default 10000000)'
+complete -c hm-bench -n '__fish_seen_subcommand_from compression' -l repeats -x -d 'Encodes and decodes per kind; the fastest counts'
+complete -c hm-bench -n '__fish_seen_subcommand_from compression' -l kinds -x -a "$compressions" -d 'Only these kinds (several values)'

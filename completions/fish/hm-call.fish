@@ -21,7 +21,7 @@ function __hm_call_positionals
             continue
         end
         switch $token
-            case -s --server --dht -i --input -g --grad -o --output -f --format --timeout --log-level --config
+            case -s --server --dht -i --input -g --grad -o --output -f --format --timeout --compression --compression-min-bytes --log-level --config
                 set skip 1
             case '-*'
             case '*'
@@ -87,4 +87,6 @@ complete -c hm-call -s g -l grad -r -F -d 'backward: gradient of an output, one 
 complete -c hm-call -s o -l output -r -F -d 'Write result tensors here instead of stdout'
 complete -c hm-call -s f -l format -x -a 'npy text capnp' -d 'Tensor format in and out'
 complete -c hm-call -l timeout -x -d 'Give up after this many seconds per call (0 = wait forever)'
+complete -c hm-call -l compression -x -a 'none float16 meanstd16 uniform8 quantile8 blockwise8' -d 'Compress the request tensors it sends'
+complete -c hm-call -l compression-min-bytes -x -d 'With --compression: send tensors smaller than N bytes raw (default 4096)'
 complete -c hm-call -l json -d 'info and list: print JSON'

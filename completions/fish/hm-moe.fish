@@ -40,6 +40,10 @@ complete -c hm-moe -n $swarm -l allow-zero-outputs -d 'Return zeros instead of f
 complete -c hm-moe -n $swarm -l detect-anomalies -d 'Refuse non-finite inputs/gradients; drop experts with non-finite outputs'
 complete -c hm-moe -n $swarm -l busy-poll -x -d 'Poll for expert replies for up to USEC microseconds instead of sleeping (0 = off)'
 
+# Wire compression
+complete -c hm-moe -n $swarm -l compression -x -a 'none float16 meanstd16 uniform8 quantile8 blockwise8' -d 'Compress the tensors sent to experts'
+complete -c hm-moe -n $swarm -l compression-min-bytes -x -d 'With --compression: send tensors smaller than N bytes raw (default 4096)'
+
 # The gate
 complete -c hm-moe -n $layer -l gate -r -F -d 'Gating weights: .npy with weight then bias'
 complete -c hm-moe -n $layer -l seed -x -d 'Seed for a fresh gate (without --gate)'

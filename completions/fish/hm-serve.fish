@@ -34,6 +34,10 @@ complete -c hm-serve -l lr -x -d 'Learning rate (default 0.001 for adam, 0.01 fo
 complete -c hm-serve -l clip-grad-norm -x -d 'Clip the gradient norm before a step (0 = off)'
 complete -c hm-serve -l seed -x -d 'Seed for expert weights and for --expert-pattern'
 
+# Compression
+complete -c hm-serve -l compression -x -a 'none float16 meanstd16 uniform8 quantile8 blockwise8' -d 'Compress the outputs and input gradients it sends'
+complete -c hm-serve -l compression-min-bytes -x -d 'With --compression: send tensors smaller than N bytes raw (default 4096)'
+
 # Monitoring and limits
 complete -c hm-serve -l stats-every -x -d 'Log throughput per pool every SECONDS (0 = off)'
 complete -c hm-serve -l busy-idle -d 'Keep idle CPUs polling (lower latency; root)'

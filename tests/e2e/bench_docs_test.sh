@@ -13,7 +13,7 @@
 set -euo pipefail
 source "$HM_TESTS/e2e/docs_lib.sh"
 
-docs_check_flags hm-bench throughput latency dht chain
+docs_check_flags hm-bench throughput latency dht chain compression
 docs_check_syntax hm-bench
 
 words=$(docs_complete hm-bench "")

@@ -5,7 +5,7 @@
 # (/usr/bin/python3) and capnp (capnproto). Regression inputs that a fuzzer
 # found are added to the corpus by hand (crash-<name> files) and are kept:
 # this script only rewrites the seed-* files.
-#   tests/fuzz/make_seeds.py
+#   tests/fuzz/make_seeds.py [TARGET...]   (default: every target)
 import collections
 import gzip
 import io
@@ -119,6 +119,19 @@ def capnp_stream_seeds():
     seeds["stream_of_three"] = b"".join(messages[:3])
     seeds["truncated"] = messages[0][:-8]
     seeds["huge_segment_table"] = struct.pack("<II", 0xFFFF, 0xFFFFFFF0) + bytes(8)
+    # The lossy compressions, as from_wire decodes them.
+    book = np.linspace(-1, 1, 256)
+    code = np.sort(np.concatenate([np.linspace(-1, 1, 255), [0]]))
+    compressed = {
+        "uniform8": wire_tensor("float32", [2, 2], codebook8(book, [0, 9, 128, 255]), "uniform8"),
+        "quantile8": wire_tensor("float16", [3], codebook8(book[:4], [0, 3, 4]), "quantile8"),
+        "blockwise8": wire_tensor("float32", [4], blockwise8([2], code, [0, 127, 200, 255]),
+                                  "blockwise8"),
+        "meanstd16": wire_tensor("float64", [2, 2], meanstd16([1, -1, 0, 2], [5, 6], [1, 2]),
+                                 "meanstd16"),
+    }
+    for name, text in compressed.items():
+        seeds[f"compressed_{name}"] = capnp_encode(tensor_schema, "Tensor", text)
     return seeds
 
 
@@ -298,6 +311,73 @@ def uid_seeds():
     return {f"{i:02d}": t.encode() for i, t in enumerate(texts)}
 
 
+DTYPE_CODES = {"float32": 0, "float16": 1, "bfloat16": 2, "float64": 3, "int64": 4, "int32": 5}
+
+
+def fuzz_header(dtype, shape):
+    """decompress_fuzz.h's input header: dtype, rank, uint16 dimensions."""
+    return bytes([DTYPE_CODES[dtype], len(shape)]) + b"".join(struct.pack("<H", d) for d in shape)
+
+
+def codebook8(codebook, codes):
+    return struct.pack("<q", len(codebook)) + np.asarray(codebook, "<f4").tobytes() + \
+        np.asarray(codes, "u1").tobytes()
+
+
+def blockwise8(absmax, code, codes):
+    return struct.pack("<qq", len(absmax), len(code)) + np.asarray(absmax, "<f4").tobytes() + \
+        np.asarray(code, "<f4").tobytes() + np.asarray(codes, "u1").tobytes()
+
+
+def meanstd16(values, means, stds):
+    return np.asarray(values, "<f2").tobytes() + np.asarray(means, "<f4").tobytes() + \
+        np.asarray(stds, "<f4").tobytes()
+
+
+def decompress_seeds(kind):
+    """Valid encodings of each layout (tensor.capnp) and each way to break one."""
+    rng = np.random.default_rng(0)
+    h = fuzz_header
+    randn = rng.standard_normal(5000).astype("<f4")
+    if kind == "meanstd16":
+        return {
+            "rows": h("float32", [3, 4]) + meanstd16(rng.standard_normal(12), [1, 2, 3], [1, 1, 2]),
+            "scalar": h("float32", []) + meanstd16([0], [4.5], [1.2e-7]),
+            "empty_rows": h("float32", [3, 0]) + meanstd16([], [0, 0, 0], [1, 1, 1]),
+            "float16": h("float16", [2, 2]) + meanstd16([1, -1, 0.5, 2], [0, 1], [1, 3]),
+            "nan_mean": h("float32", [1, 2]) + meanstd16([1, 2], [np.nan], [1]),
+            "short": h("float32", [3, 4]) + meanstd16(np.zeros(12), [1, 2], [1, 1]),
+            "int_dtype": h("int32", [2]) + meanstd16([1, 2], [0], [1]),
+            "values": h("float32", [len(randn)]) + randn.tobytes(),
+        }
+    if kind in ("uniform8", "quantile8"):
+        book = np.sort(rng.standard_normal(256))
+        return {
+            "valid": h("float32", [4, 4]) + codebook8(book, rng.integers(0, 256, 16)),
+            "bfloat16": h("bfloat16", [3]) + codebook8(book, [0, 128, 255]),
+            "short_book": h("float32", [5]) + codebook8(book[:17], [0, 5, 16, 17, 200]),
+            "nan_entry": h("float32", [2]) + codebook8(np.append(book[:-1], np.nan), [0, 1]),
+            "bad_length": h("float32", [2]) + struct.pack("<q", 1 << 40) + bytes(10),
+            "truncated": h("float32", [4, 4]) + codebook8(book, np.zeros(16))[:-3],
+            "empty": h("float32", [0, 3]) + codebook8(book, []),
+            "int_dtype": h("int64", [1]) + codebook8(book, [3]),
+            "values": h("float32", [len(randn)]) + randn.tobytes(),
+            "values_f64": h("float64", [100]) + rng.standard_normal(100).astype("<f8").tobytes(),
+        }
+    code = np.sort(np.concatenate([np.linspace(-1, 1, 255), [0]]))
+    return {
+        "two_blocks": h("float32", [5000]) + blockwise8([2, 3], code, rng.integers(0, 256, 5000)),
+        "small_code": h("float32", [6]) + blockwise8([1], code[:16], [0, 1, 15, 16, 3, 2]),
+        "absmax_count": h("float32", [5000]) + blockwise8([2], code, np.zeros(5000)),
+        "nan_absmax": h("float32", [3]) + blockwise8([np.nan], code, [0, 1, 2]),
+        "huge_lengths": h("float32", [1]) + struct.pack("<qq", 1 << 62, 1 << 62) + bytes(8),
+        "float16": h("float16", [2, 3]) + blockwise8([0.5], code, [0, 64, 127, 128, 200, 255]),
+        "scalar": h("float32", []) + blockwise8([7], code, [255]),
+        "values": h("float32", [len(randn)]) + randn.tobytes(),
+        "values_zeros": h("float32", [64]) + bytes(256),
+    }
+
+
 def write(target, seeds):
     directory = CORPUS / target
     directory.mkdir(parents=True, exist_ok=True)
@@ -310,16 +390,28 @@ def write(target, seeds):
 
 def main():
     import tempfile
-    with tempfile.TemporaryDirectory() as tmp:
-        write("request_tensors", request_seeds(pathlib.Path(tmp)))
-    write("npy", npy_seeds())
-    write("text_tensor", text_seeds())
-    write("capnp_stream", capnp_stream_seeds())
-    write("dht_datagram", dht_seeds())
-    write("idx", idx_seeds())
-    write("checkpoint", checkpoint_seeds())
-    write("torch_archive", torch_archive_seeds())
-    write("expert_uid", uid_seeds())
+    tmp = tempfile.TemporaryDirectory()
+    targets = {
+        "request_tensors": lambda: request_seeds(pathlib.Path(tmp.name)),
+        "npy": npy_seeds,
+        "text_tensor": text_seeds,
+        "capnp_stream": capnp_stream_seeds,
+        "dht_datagram": dht_seeds,
+        "idx": idx_seeds,
+        "checkpoint": checkpoint_seeds,
+        "torch_archive": torch_archive_seeds,
+        "expert_uid": uid_seeds,
+    }
+    for kind in ("meanstd16", "uniform8", "quantile8", "blockwise8"):
+        targets[f"decompress_{kind}"] = lambda kind=kind: decompress_seeds(kind)
+    chosen = sys.argv[1:] or list(targets)
+    for name in chosen:
+        if name not in targets:
+            print(f"error: no fuzz target {name} (targets: {' '.join(targets)})", file=sys.stderr)
+            return 2
+    for name in chosen:
+        write(name, targets[name]())
+    tmp.cleanup()
     return 0
 
 

@@ -6,6 +6,7 @@
 #include "hm/base/allocator.h"
 #include "hm/cli/app.h"
 #include "hm/cli/call_command.h"
+#include "hm/cli/compression_flags.h"
 
 int main(int argc, char** argv) {
   hm::tune_allocator();
@@ -40,6 +41,7 @@ int main(int argc, char** argv) {
   app.add_option("--timeout", flags.timeout,
                  "Give up after this many seconds per call (0 = wait forever)")
       ->capture_default_str();
+  hm::cli::add_compression_flags(app, flags.compression, "the tensors it sends");
   app.add_flag("--json", flags.json, "info and list: print JSON");
   return hm::cli::run(app, argc, argv, common, [&] { return hm::cli::call(flags); });
 }

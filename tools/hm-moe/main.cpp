@@ -10,6 +10,7 @@
 #include "hm/base/progress_line.h"
 #include "hm/cli/app.h"
 #include "hm/cli/busy_poll_flag.h"
+#include "hm/cli/compression_flags.h"
 #include "hm/cli/tensor_args.h"
 #include "hm/client/layer_command.h"
 
@@ -94,6 +95,7 @@ void add_swarm_flags(CLI::App& command, Flags& flags) {
   command.add_flag("--detect-anomalies", flags.detect_anomalies,
                    "Refuse non-finite inputs/gradients; drop experts with non-finite outputs");
   hm::cli::add_busy_poll_flag(command, flags.busy_poll_us);
+  hm::cli::add_compression_flags(command, flags.compression, "the tensors sent to experts");
 }
 
 void add_layer_flags(CLI::App& command, Flags& flags) {

@@ -5,6 +5,7 @@
 #include "hm/base/expert_kinds.h"
 #include "hm/cli/app.h"
 #include "hm/cli/busy_poll_flag.h"
+#include "hm/cli/compression_flags.h"
 #include "hm/cli/limit_flags.h"
 #include "hm/cli/serve_command.h"
 #include "hm/serve/serve_experts.h"
@@ -68,6 +69,8 @@ int main(int argc, char** argv) {
                "Keep idle CPUs polling while serving (/dev/cpu_dma_latency; root): lower "
                "latency on machines whose idle CPUs halt, at the cost of busy CPUs");
   hm::cli::add_busy_poll_flag(app, flags.busy_poll_us);
+  hm::cli::add_compression_flags(app, flags.compression,
+                                 "the outputs and input gradients it sends");
   hm::cli::add_server_limit_flags(app, flags.limits);
   app.add_option("--dht", flags.dht_peers,
                  "Join the DHT through these peers (HOST:PORT...) and declare every expert "

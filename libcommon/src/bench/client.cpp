@@ -80,9 +80,10 @@ double micros_since(std::chrono::steady_clock::time_point start) {
 std::string encode(const ClientSpec& s) {
   return fmt::format(
       "server={};index={};experts={};batches={};warmup={};batch_size={};hidden_dim={};"
-      "expert_cls={};backprop={};seed={};timeout_s={}",
+      "expert_cls={};backprop={};seed={};timeout_s={};compression={};compression_min_bytes={}",
       s.server.to_string(), s.index, s.experts, s.batches, s.warmup, s.batch_size, s.hidden_dim,
-      s.expert_cls, s.backprop ? 1 : 0, s.seed, s.timeout_s);
+      s.expert_cls, s.backprop ? 1 : 0, s.seed, s.timeout_s, compression_name(s.compression.kind),
+      s.compression.min_bytes);
 }
 
 ClientSpec decode_client_spec(std::string_view text) {
@@ -100,6 +101,8 @@ ClientSpec decode_client_spec(std::string_view text) {
   s.backprop = number<int>(pairs, "backprop", what) != 0;
   s.seed = number<uint64_t>(pairs, "seed", what);
   s.timeout_s = number<double>(pairs, "timeout_s", what);
+  s.compression.kind = compression_from_name(field(pairs, "compression", what));
+  s.compression.min_bytes = number<size_t>(pairs, "compression_min_bytes", what);
   if (s.experts == 0 || s.batch_size == 0) {
     throw UsageError("client spec: experts and batch_size must be at least 1");
   }
@@ -137,7 +140,7 @@ ClientResult run_client(const ClientSpec& spec, const ClientHooks& hooks) {
 
   io::EventLoop loop;
   const auto where = spec.server.to_string();
-  auto client = rpc::wait_for(loop, rpc::ExpertClient::connect(loop, spec.server),
+  auto client = rpc::wait_for(loop, rpc::ExpertClient::connect(loop, spec.server, spec.compression),
                               spec.timeout_s, "connect to " + where);
   ClientResult result;
   // Waits for one call; a failure names the call ("forward on expert.3 at

@@ -193,4 +193,30 @@ nlohmann::json to_json(const ChainRun& run, const ChainReport& r) {
           {"startup_s", r.startup_s},     {"rows", rows}};
 }
 
+std::string to_text(const CompressionRun& run, const CompressionReport& r) {
+  std::string out = fmt::format(
+      "{} float32 values (randn, seed {}), fastest of {} on one thread; GB/s of float32\n",
+      run.size, run.seed, run.repeats);
+  out += fmt::format("{:<12} {:>12} {:>7} {:>12} {:>12} {:>12}\n", "kind", "bytes", "ratio",
+                     "mse", "encode GB/s", "decode GB/s");
+  const double raw = static_cast<double>(run.size) * sizeof(float);
+  for (const auto& k : r.kinds) {
+    out += fmt::format("{:<12} {:>12} {:>7.3f} {:>12.4g} {:>12.2f} {:>12.2f}\n", k.kind, k.bytes,
+                       ratio(static_cast<double>(k.bytes), raw), k.mse, k.encode_gbps,
+                       k.decode_gbps);
+  }
+  return out;
+}
+
+nlohmann::json to_json(const CompressionRun& run, const CompressionReport& r) {
+  auto kinds = nlohmann::json::object();
+  for (const auto& k : r.kinds) {
+    kinds[k.kind] = {{"bytes", k.bytes},
+                     {"mse", k.mse},
+                     {"encode_gbps", k.encode_gbps},
+                     {"decode_gbps", k.decode_gbps}};
+  }
+  return {{"size", run.size}, {"seed", run.seed}, {"repeats", run.repeats}, {"kinds", kinds}};
+}
+
 }  // namespace hm::bench

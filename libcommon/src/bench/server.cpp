@@ -16,17 +16,18 @@ struct InProcessServer::Net {
   io::EventLoop* loop = nullptr;  // valid while `thread` runs
 };
 
-InProcessServer::InProcessServer(const moe::ExpertServerConfig& config, HostPort listen) {
+InProcessServer::InProcessServer(const moe::ExpertServerConfig& config, HostPort listen,
+                                 CompressionPolicy compression) {
   double t0 = monotonic_seconds();
   host_ = std::make_unique<moe::ExpertServerHost>(config);
   double t1 = monotonic_seconds();
   net_ = std::make_unique<Net>();
   std::promise<HostPort> bound;
   auto future = bound.get_future();
-  net_->thread = std::thread([this, &bound, listen] {
+  net_->thread = std::thread([this, &bound, listen, compression] {
     try {
       io::EventLoop loop;
-      rpc::ExpertRpcServer server(loop, *host_);
+      rpc::ExpertRpcServer server(loop, *host_, {}, compression);
       auto address = server.listen(listen);
       net_->loop = &loop;
       bound.set_value(address);

@@ -45,6 +45,7 @@ std::vector<ClientSpec> client_specs(const ThroughputRun& run, const HostPort& s
     s.backprop = run.params.backprop;
     s.seed = run.seed;
     s.timeout_s = run.timeout_s;
+    s.compression = run.compression;
     specs.push_back(std::move(s));
   }
   return specs;
@@ -94,7 +95,8 @@ ThroughputReport run_throughput(const ThroughputRun& run) {
   std::unique_ptr<InProcessServer> server;
   HostPort address;
   if (run.server.empty()) {
-    server = std::make_unique<InProcessServer>(server_config(p));
+    server = std::make_unique<InProcessServer>(server_config(p), HostPort{"127.0.0.1", 0},
+                                               run.compression);
     address = server->address();
     report.experts_startup_s = server->experts_startup_s();
     report.networking_startup_s = server->networking_startup_s();

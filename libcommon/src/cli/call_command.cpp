@@ -56,7 +56,7 @@ int call(const CallFlags& flags) {
   auto address =
       flags.server.empty() ? find_server(loop, flags) : parse_host_port(flags.server, "--server");
   auto where = address.to_string();
-  auto client = rpc::wait_for(loop, rpc::ExpertClient::connect(loop, address), flags.timeout,
+  auto client = rpc::wait_for(loop, rpc::ExpertClient::connect(loop, address, flags.compression), flags.timeout,
                               "connect to " + where);
 
   if (flags.uid == "list" && flags.action.empty()) {

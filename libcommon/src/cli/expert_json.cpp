@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include "hm/tensor/compression.h"
+
 namespace hm::cli {
 namespace {
 
@@ -28,15 +30,16 @@ nlohmann::json to_json(const ExpertDescription& d) {
           {"outputs", specs_to_json(d.outputs)},
           {"steps", d.steps},
           {"examples_processed", d.examples_processed},
-          {"max_batch_size", d.max_batch_size}};
+          {"max_batch_size", d.max_batch_size},
+          {"compression", std::string(compression_name(d.compression))}};
 }
 
 std::string to_text(const ExpertDescription& d) {
   return fmt::format(
       "uid        {}\nkind       {}\ninputs     {}\noutputs    {}\nsteps      {}\n"
-      "examples   {}\nmax batch  {}\n",
+      "examples   {}\nmax batch  {}\ncompresses {}\n",
       d.uid, d.expert_cls, specs_to_text(d.inputs), specs_to_text(d.outputs), d.steps,
-      d.examples_processed, d.max_batch_size);
+      d.examples_processed, d.max_batch_size, compression_name(d.compression));
 }
 
 }  // namespace hm::cli

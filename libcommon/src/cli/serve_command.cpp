@@ -105,7 +105,7 @@ int serve(const ServeFlags& flags, const std::function<ServedExperts()>& build) 
   size_t expert_count = experts.host->uids().size();  // with the uids restored from checkpoints
   auto limits = flags.limits.limits();
   limits.max_connections = fit_connections(limits.max_connections);
-  rpc::ExpertRpcServer server(loop, *experts.host, limits);
+  rpc::ExpertRpcServer server(loop, *experts.host, limits, flags.compression);
   auto bound = server.listen(address);
 
   // The DHT node shares the server's port number (UDP beside TCP).

@@ -20,6 +20,14 @@ torch::Tensor float_copy(const HostTensor& tensor) {
   return to_torch(tensor).to(torch::kFloat).clone();
 }
 
+// Seconds to wait for a DHT peer to answer the join.
+constexpr double kJoinTimeoutS = 30;
+
+// The swarm the flags name, compressing requests as --compression says.
+std::shared_ptr<discovery::SwarmClient> make_swarm(const LayerFlags& flags) {
+  return std::make_shared<discovery::SwarmClient>(flags.dht, kJoinTimeoutS, flags.compression);
+}
+
 }  // namespace
 
 MixtureConfig mixture_config(const LayerFlags& flags, int64_t in_features) {
@@ -42,7 +50,7 @@ HostTensor run_layer(const LayerFlags& flags, const HostTensor& input,
                      const std::function<HostTensor()>& output_grad) {
   auto x = float_copy(input);
   torch::manual_seed(flags.seed);
-  auto swarm = std::make_shared<discovery::SwarmClient>(flags.dht);
+  auto swarm = make_swarm(flags);
   RemoteMixtureOfExperts moe(mixture_config(flags, x.size(-1)), swarm);
   if (!flags.gate.empty()) load_gate(moe->gate, flags.gate);
   if (!flags.save_gate.empty()) save_gate(moe->gate, flags.save_gate);
@@ -96,7 +104,7 @@ void train(const LayerFlags& flags, const std::function<void(const Evaluation&)>
            const std::function<void(const Progress&)>& on_progress) {
   auto config = train_config(flags);
   torch::set_num_threads(1);  // the trainers are the parallelism
-  auto swarm = std::make_shared<discovery::SwarmClient>(flags.dht);
+  auto swarm = make_swarm(flags);
   Trainer trainer(config, swarm);
   trainer.run(on_eval, on_progress);
 }

@@ -13,13 +13,14 @@ struct SwarmClient::State {
   std::unique_ptr<rpc::ClientPool> pool;
 };
 
-SwarmClient::SwarmClient(const std::vector<std::string>& peer_texts, double join_timeout_s) {
+SwarmClient::SwarmClient(const std::vector<std::string>& peer_texts, double join_timeout_s,
+                         CompressionPolicy compression) {
   auto peers = parse_peers(peer_texts, "--dht");
   if (peers.empty()) throw UsageError("--dht: give at least one DHT peer (HOST:PORT)");
-  auto joined = thread_.call<bool>([this, peers, join_timeout_s](io::EventLoop& loop) {
+  auto joined = thread_.call<bool>([this, peers, join_timeout_s, compression](io::EventLoop& loop) {
     state_ = std::make_unique<State>();
     state_->node = std::make_unique<dht::DhtNode>(loop, client_node_config(peers));
-    state_->pool = std::make_unique<rpc::ClientPool>(loop);
+    state_->pool = std::make_unique<rpc::ClientPool>(loop, compression);
     auto limit = static_cast<int64_t>(join_timeout_s * 1000) * kj::MILLISECONDS;
     return join(*state_->node, peers)
         .then([] { return true; })

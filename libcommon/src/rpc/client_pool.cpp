@@ -20,8 +20,8 @@ struct ClientPool::Entry : kj::Refcounted {
   kj::Own<ExpertClient> client;
 };
 
-ClientPool::ClientPool(io::EventLoop& loop)
-    : loop_(loop), tasks_(kj::heap<kj::TaskSet>(ignore_errors)) {}
+ClientPool::ClientPool(io::EventLoop& loop, CompressionPolicy compression)
+    : loop_(loop), compression_(compression), tasks_(kj::heap<kj::TaskSet>(ignore_errors)) {}
 
 ClientPool::~ClientPool() noexcept = default;
 
@@ -39,7 +39,7 @@ kj::Promise<kj::Own<ClientPool::Entry>> ClientPool::client(const HostPort& serve
     raw->generation = next_generation_++;
     uint64_t generation = raw->generation;
     raw->connected =
-        ExpertClient::connect(loop_, server)
+        ExpertClient::connect(loop_, server, compression_)
             .then(
                 [this, raw, key, generation](kj::Own<ExpertClient> client) {
                   raw->client = kj::mv(client);

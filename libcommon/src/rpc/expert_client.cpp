@@ -13,8 +13,9 @@
 namespace hm::rpc {
 
 struct ExpertClient::Impl {
-  Impl(HostPort server_in, kj::Own<kj::AsyncIoStream> stream_in)
+  Impl(HostPort server_in, kj::Own<kj::AsyncIoStream> stream_in, CompressionPolicy compression_in)
       : server(std::move(server_in)),
+        compression(compression_in),
         pins(std::make_shared<SendPins>()),
         stream(kj::heap<PinnedWriteStream>(kj::mv(stream_in), pins)),
         incoming(std::make_shared<IncomingBuffers>()),
@@ -53,6 +54,7 @@ struct ExpertClient::Impl {
   }
 
   HostPort server;
+  CompressionPolicy compression;  // of requests
   std::shared_ptr<SendPins> pins;  // of requests not written yet
   kj::Own<kj::AsyncIoStream> stream;
   std::shared_ptr<IncomingBuffers> incoming;  // responses, which outputs may view
@@ -78,7 +80,8 @@ constexpr const char* kExpiredBeforeSending =
 
 }  // namespace
 
-kj::Promise<kj::Own<ExpertClient>> ExpertClient::connect(io::EventLoop& loop, HostPort server) {
+kj::Promise<kj::Own<ExpertClient>> ExpertClient::connect(io::EventLoop& loop, HostPort server,
+                                                         CompressionPolicy compression) {
   auto& network = loop.provider().getNetwork();
   auto where = server.to_string();
   return network.parseAddress(server.host.c_str(), server.port)
@@ -86,8 +89,8 @@ kj::Promise<kj::Own<ExpertClient>> ExpertClient::connect(io::EventLoop& loop, Ho
         return address->connect().attach(kj::mv(address));
       })
       .then(
-          [server](kj::Own<kj::AsyncIoStream> stream) {
-            return kj::heap<ExpertClient>(kj::heap<Impl>(server, kj::mv(stream)));
+          [server, compression](kj::Own<kj::AsyncIoStream> stream) {
+            return kj::heap<ExpertClient>(kj::heap<Impl>(server, kj::mv(stream), compression));
           },
           [where](kj::Exception&& e) -> kj::Own<ExpertClient> {
             throw remote_exception(
@@ -114,11 +117,12 @@ kj::Promise<std::vector<HostTensor>> ExpertClient::forward(const std::string& ui
                                                            CallDeadline deadline) {
   const auto budget = budget_to_send(deadline);
   if (!budget) return remote_exception(kExpiredBeforeSending);
-  auto request = impl_->expert.forwardRequest(message_size_for(inputs));
+  const auto& compression = impl_->compression;
+  auto request = impl_->expert.forwardRequest(message_size_for(inputs, compression));
   request.setUid(uid);
   request.setTimeoutMs(*budget);
   ReferencedTensors referenced;
-  encode_tensor_list(inputs, request.initInputs(inputs.size()), referenced);
+  encode_tensor_list(inputs, request.initInputs(inputs.size()), referenced, compression);
   pin_referenced(*impl_->pins, referenced);
   return impl_->annotate(request.send().then(
       [incoming = impl_->incoming](capnp::Response<wire::ExpertServer::ForwardResults> response) {
@@ -131,14 +135,16 @@ kj::Promise<std::vector<HostTensor>> ExpertClient::backward(
     std::span<const HostTensor> grad_outputs, CallDeadline deadline) {
   const auto budget = budget_to_send(deadline);
   if (!budget) return remote_exception(kExpiredBeforeSending);
-  auto size = message_size_for(inputs);
-  size.wordCount += message_size_for(grad_outputs).wordCount;
+  const auto& compression = impl_->compression;
+  auto size = message_size_for(inputs, compression);
+  size.wordCount += message_size_for(grad_outputs, compression).wordCount;
   auto request = impl_->expert.backwardRequest(size);
   request.setUid(uid);
   request.setTimeoutMs(*budget);
   ReferencedTensors referenced;
-  encode_tensor_list(inputs, request.initInputs(inputs.size()), referenced);
-  encode_tensor_list(grad_outputs, request.initGradOutputs(grad_outputs.size()), referenced);
+  encode_tensor_list(inputs, request.initInputs(inputs.size()), referenced, compression);
+  encode_tensor_list(grad_outputs, request.initGradOutputs(grad_outputs.size()), referenced,
+                     compression);
   pin_referenced(*impl_->pins, referenced);  // only once both lists are in
   return impl_->annotate(request.send().then(
       [incoming = impl_->incoming](capnp::Response<wire::ExpertServer::BackwardResults> response) {

@@ -56,9 +56,9 @@ struct RefusalLogs {
 
 // Cap'n Proto sends no message over the connection's own limit, which is
 // --max-message-mb: refuse such a response naming the flag instead.
-void require_sendable(std::span<const HostTensor> outputs, uint64_t max_message_bytes,
-                      RefusalLog& refusals, std::string_view what) {
-  const uint64_t bytes = message_bytes_bound(outputs);
+void require_sendable(std::span<const HostTensor> outputs, const CompressionPolicy& compression,
+                      uint64_t max_message_bytes, RefusalLog& refusals, std::string_view what) {
+  const uint64_t bytes = message_bytes_bound(outputs, compression);
   if (bytes <= max_message_bytes) return;
   std::string message = fmt::format("{}: a response of {} bytes exceeds the limit of {} MiB "
                                     "(--max-message-mb)", what, bytes, max_message_bytes >> 20);
@@ -76,10 +76,12 @@ CallDeadline deadline_of(uint32_t timeout_ms) {
 // The bootstrap capability of one connection.
 class ExpertServerImpl final : public wire::ExpertServer::Server {
  public:
-  ExpertServerImpl(ExpertHost& host, const ServerLimits& limits, const bool& stopping,
+  ExpertServerImpl(ExpertHost& host, const ServerLimits& limits,
+                   const CompressionPolicy& compression, const bool& stopping,
                    RefusalLogs& refusals, std::shared_ptr<CallState> state,
                    std::shared_ptr<SendPins> pins, std::shared_ptr<IncomingBuffers> incoming)
-      : host_(host), limits_(limits), stopping_(stopping), refusals_(refusals),
+      : host_(host), limits_(limits), compression_(compression), stopping_(stopping),
+        refusals_(refusals),
         state_(std::move(state)), pins_(std::move(pins)), incoming_(std::move(incoming)) {}
 
   kj::Promise<void> info(InfoContext context) override {
@@ -87,7 +89,7 @@ class ExpertServerImpl final : public wire::ExpertServer::Server {
       std::string uid = context.getParams().getUid();
       auto description = host_.describe(uid);
       if (!description) throw Error(unknown_expert_message(host_, uid));
-      to_wire(*description, context.getResults().initInfo());
+      to_wire(*description, context.getResults().initInfo(), compression_.kind);
       return kj::READY_NOW;
     });
   }
@@ -145,15 +147,16 @@ class ExpertServerImpl final : public wire::ExpertServer::Server {
   template <typename Context, typename InitList>
   kj::Promise<void> respond(kj::Promise<TaskOutcome> finished, Context context,
                             std::string_view what, InitList init_list) {
-    return finished.then([context, what, init_list, pins = pins_,
+    return finished.then([context, what, init_list, pins = pins_, &compression = compression_,
                           max_bytes = limits_.max_message_bytes,
                           &refusals = refusals_.requests](TaskOutcome outcome) mutable {
       io::expect_soon();  // the client's next call
       if (!outcome.ok()) throw_remote(outcome.error);
-      require_sendable(outcome.outputs, max_bytes, refusals, what);
-      auto results = context.initResults(message_size_for(outcome.outputs));
+      require_sendable(outcome.outputs, compression, max_bytes, refusals, what);
+      auto results = context.initResults(message_size_for(outcome.outputs, compression));
       ReferencedTensors referenced;
-      encode_tensor_list(outcome.outputs, init_list(results, outcome.outputs.size()), referenced);
+      encode_tensor_list(outcome.outputs, init_list(results, outcome.outputs.size()), referenced,
+                         compression);
       pin_referenced(*pins, referenced);
     });
   }
@@ -185,6 +188,7 @@ class ExpertServerImpl final : public wire::ExpertServer::Server {
 
   ExpertHost& host_;
   const ServerLimits& limits_;
+  const CompressionPolicy& compression_;  // of responses
   const bool& stopping_;
   RefusalLogs& refusals_;
   std::shared_ptr<CallState> state_;
@@ -238,8 +242,10 @@ int bind_listening_socket(const HostPort& address) {
 }  // namespace
 
 struct ExpertRpcServer::Impl : kj::TaskSet::ErrorHandler {
-  Impl(io::EventLoop& loop_in, ExpertHost& host_in, ServerLimits limits_in)
-      : loop(loop_in), host(host_in), limits(limits_in), tasks(*this) {}
+  Impl(io::EventLoop& loop_in, ExpertHost& host_in, ServerLimits limits_in,
+       CompressionPolicy compression_in)
+      : loop(loop_in), host(host_in), limits(limits_in), compression(compression_in),
+        tasks(*this) {}
 
   void taskFailed(kj::Exception&& exception) override {
     spdlog::warn("connection error: {}", exception.getDescription().cStr());
@@ -293,7 +299,7 @@ struct ExpertRpcServer::Impl : kj::TaskSet::ErrorHandler {
     auto incoming = std::make_shared<IncomingBuffers>();
     auto state = std::make_shared<CallState>();
     wire::ExpertServer::Client bootstrap = kj::heap<ExpertServerImpl>(
-        host, limits, stopping, refusals, state, kj::mv(pins), incoming);
+        host, limits, compression, stopping, refusals, state, kj::mv(pins), incoming);
     uint64_t id = next_id++;
     auto& connection =
         connections
@@ -328,6 +334,7 @@ struct ExpertRpcServer::Impl : kj::TaskSet::ErrorHandler {
   io::EventLoop& loop;
   ExpertHost& host;
   ServerLimits limits;
+  CompressionPolicy compression;
   bool stopping = false;
   RefusalLogs refusals;  // before `connections`: their capabilities log through it
   uint64_t next_id = 0;
@@ -337,8 +344,9 @@ struct ExpertRpcServer::Impl : kj::TaskSet::ErrorHandler {
   kj::Promise<void> accepting = nullptr;
 };
 
-ExpertRpcServer::ExpertRpcServer(io::EventLoop& loop, ExpertHost& host, ServerLimits limits)
-    : impl_(std::make_unique<Impl>(loop, host, limits)) {}
+ExpertRpcServer::ExpertRpcServer(io::EventLoop& loop, ExpertHost& host, ServerLimits limits,
+                                 CompressionPolicy compression)
+    : impl_(std::make_unique<Impl>(loop, host, limits, compression)) {}
 
 ExpertRpcServer::~ExpertRpcServer() = default;
 

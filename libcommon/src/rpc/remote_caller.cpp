@@ -2,10 +2,10 @@
 
 namespace hm::rpc {
 
-RemoteCaller::RemoteCaller() {
+RemoteCaller::RemoteCaller(CompressionPolicy compression) {
   std::promise<void> made;
-  thread_.post([this, &made] {
-    pool_ = std::make_unique<ClientPool>(thread_.loop());
+  thread_.post([this, &made, compression] {
+    pool_ = std::make_unique<ClientPool>(thread_.loop(), compression);
     made.set_value();
   });
   made.get_future().get();

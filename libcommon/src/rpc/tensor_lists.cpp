@@ -1,13 +1,19 @@
 #include "tensor_lists.h"
 
+#include <optional>
+
 #include "hm/tensor/wire_tensor.h"
 
 namespace hm::rpc {
 
 void encode_tensor_list(std::span<const HostTensor> tensors,
-                        capnp::List<wire::Tensor>::Builder out, ReferencedTensors& referenced) {
+                        capnp::List<wire::Tensor>::Builder out, ReferencedTensors& referenced,
+                        const CompressionPolicy& compression) {
   for (size_t i = 0; i < tensors.size(); ++i) {
-    if (can_reference_on_wire(tensors[i])) {
+    const auto kind = compression_for(tensors[i], compression);
+    if (kind != wire::Compression::NONE) {
+      to_wire(tensors[i], out[i], kind);
+    } else if (can_reference_on_wire(tensors[i])) {
       to_wire_by_reference(tensors[i], out[i]);
       referenced.push_back(&tensors[i]);
     } else {
@@ -51,23 +57,36 @@ namespace {
 constexpr uint64_t kMessageWords = 64;
 constexpr uint64_t kTensorWords = 8;
 
-uint64_t data_words(const HostTensor& tensor) { return (tensor.nbytes() + 7) / 8; }
+uint64_t words_for(size_t bytes) { return (bytes + 7) / 8; }
+
+// The words of `tensor`'s data as encode_tensor_list puts it: nullopt for a
+// tensor it would reference (no words in the first segment).
+std::optional<uint64_t> copied_data_words(const HostTensor& tensor,
+                                          const CompressionPolicy& compression) {
+  const auto kind = compression_for(tensor, compression);
+  if (kind != wire::Compression::NONE) return words_for(compressed_size(tensor, kind));
+  if (can_reference_on_wire(tensor)) return std::nullopt;
+  return words_for(tensor.nbytes());
+}
 
 }  // namespace
 
-capnp::MessageSize message_size_for(std::span<const HostTensor> tensors) {
+capnp::MessageSize message_size_for(std::span<const HostTensor> tensors,
+                                    const CompressionPolicy& compression) {
   uint64_t words = kMessageWords;
   for (const auto& tensor : tensors) {
     words += tensor.shape.size() + kTensorWords;
-    if (!can_reference_on_wire(tensor)) words += data_words(tensor);
+    words += copied_data_words(tensor, compression).value_or(0);
   }
   return {words, 0};
 }
 
-uint64_t message_bytes_bound(std::span<const HostTensor> tensors) {
+uint64_t message_bytes_bound(std::span<const HostTensor> tensors,
+                             const CompressionPolicy& compression) {
   uint64_t words = kMessageWords;
   for (const auto& tensor : tensors) {
-    words += tensor.shape.size() + kTensorWords + data_words(tensor);
+    words += tensor.shape.size() + kTensorWords;
+    words += copied_data_words(tensor, compression).value_or(words_for(tensor.nbytes()));
   }
   return words * sizeof(capnp::word);
 }

@@ -10,6 +10,7 @@
 
 #include <capnp/message.h>
 
+#include "hm/tensor/compression.h"
 #include "hm/tensor/host_tensor.h"
 #include "hm/wire/tensor.capnp.h"
 #include "pinned_write_stream.h"
@@ -20,12 +21,15 @@ namespace hm::rpc {
 // The tensors a message being built refers to rather than copies.
 using ReferencedTensors = std::vector<const HostTensor*>;
 
-// Puts `tensors` into `out`. Each one that can_reference_on_wire() (large,
-// aligned, owned) is referenced rather than copied and added to
-// `referenced`; the others are copied in (one memcpy each). Throws hm::Error
-// for a tensor too large for one message field.
+// Puts `tensors` into `out`. A tensor that `compression` compresses
+// (compression_for) is encoded straight into the message; of the others,
+// each one that can_reference_on_wire() (large, aligned, owned) is
+// referenced rather than copied and added to `referenced`, the rest are
+// copied in (one memcpy each). Throws hm::Error for a tensor too large for
+// one message field.
 void encode_tensor_list(std::span<const HostTensor> tensors,
-                        capnp::List<wire::Tensor>::Builder out, ReferencedTensors& referenced);
+                        capnp::List<wire::Tensor>::Builder out, ReferencedTensors& referenced,
+                        const CompressionPolicy& compression = {});
 
 // Pins the owners of `referenced` in `pins` until the connection's stream
 // has written the message: call it once the whole message is built, so that
@@ -43,12 +47,15 @@ std::vector<HostTensor> read_tensor_list(capnp::List<wire::Tensor>::Reader list,
                                          const IncomingBuffers& buffers);
 
 // A first-segment size hint that fits what encode_tensor_list copies into
-// the message (metadata, and the bytes of tensors it does not reference),
-// so a request or response is built in one allocation.
-capnp::MessageSize message_size_for(std::span<const HostTensor> tensors);
+// the message (metadata, and the bytes of tensors it compresses or does not
+// reference), so a request or response is built in one allocation.
+capnp::MessageSize message_size_for(std::span<const HostTensor> tensors,
+                                    const CompressionPolicy& compression = {});
 
-// An upper bound on the bytes of a message that holds `tensors` (referenced
-// or copied) and nothing large besides.
-uint64_t message_bytes_bound(std::span<const HostTensor> tensors);
+// An upper bound on the bytes of a message that holds `tensors` (compressed,
+// referenced or copied, as encode_tensor_list puts them) and nothing large
+// besides.
+uint64_t message_bytes_bound(std::span<const HostTensor> tensors,
+                             const CompressionPolicy& compression = {});
 
 }  // namespace hm::rpc

@@ -4,15 +4,24 @@
 
 namespace hm::rpc {
 
-void to_wire(const ExpertDescription& description, wire::ExpertInfo::Builder out) {
+namespace {
+
+void specs_to_wire(const std::vector<TensorSpec>& specs,
+                   capnp::List<wire::TensorSchema>::Builder out, wire::Compression compression) {
+  for (size_t i = 0; i < specs.size(); ++i) {
+    to_wire(specs[i], out[i],
+            is_floating(specs[i].dtype) ? compression : wire::Compression::NONE);
+  }
+}
+
+}  // namespace
+
+void to_wire(const ExpertDescription& description, wire::ExpertInfo::Builder out,
+             wire::Compression compression) {
   out.setUid(description.uid);
   out.setExpertCls(description.expert_cls);
-  auto inputs = out.initInputs(description.inputs.size());
-  for (size_t i = 0; i < description.inputs.size(); ++i) to_wire(description.inputs[i], inputs[i]);
-  auto outputs = out.initOutputs(description.outputs.size());
-  for (size_t i = 0; i < description.outputs.size(); ++i) {
-    to_wire(description.outputs[i], outputs[i]);
-  }
+  specs_to_wire(description.inputs, out.initInputs(description.inputs.size()), compression);
+  specs_to_wire(description.outputs, out.initOutputs(description.outputs.size()), compression);
   out.setSteps(description.steps);
   out.setExamplesProcessed(description.examples_processed);
   out.setMaxBatchSize(description.max_batch_size);
@@ -23,7 +32,13 @@ ExpertDescription from_wire(wire::ExpertInfo::Reader info) {
   description.uid = info.getUid();
   description.expert_cls = info.getExpertCls();
   for (auto schema : info.getInputs()) description.inputs.push_back(hm::from_wire(schema));
-  for (auto schema : info.getOutputs()) description.outputs.push_back(hm::from_wire(schema));
+  for (auto schema : info.getOutputs()) {
+    description.outputs.push_back(hm::from_wire(schema));
+    if (description.compression == wire::Compression::NONE &&
+        is_floating(description.outputs.back().dtype)) {
+      description.compression = schema.getCompression();
+    }
+  }
   description.steps = info.getSteps();
   description.examples_processed = info.getExamplesProcessed();
   description.max_batch_size = info.getMaxBatchSize();

@@ -6,7 +6,7 @@
 #include <kj/exception.h>
 
 #include "hm/base/error.h"
-#include "hm/tensor/half.h"
+#include "hm/tensor/compression.h"
 
 namespace hm {
 namespace {
@@ -31,27 +31,6 @@ std::span<const std::byte> as_span(capnp::Data::Reader data) {
   return {reinterpret_cast<const std::byte*>(data.begin()), data.size()};
 }
 
-HostTensor decode_float16(DType dtype, std::vector<int64_t> shape, int64_t numel,
-                          capnp::Data::Reader data) {
-  if (dtype != DType::Float32) {
-    fail("wire tensor: float16 compression of a {} tensor (only float32 can be compressed)",
-         dtype_name(dtype));
-  }
-  size_t needed = static_cast<size_t>(numel) * 2;
-  if (data.size() != needed) {
-    fail("tensor data is {} bytes but float32{} compressed to float16 needs {}", data.size(),
-         shape_string(shape), needed);
-  }
-  HostTensor tensor = HostTensor::zeros(DType::Float32, std::move(shape));
-  auto* out = reinterpret_cast<float*>(tensor.mutable_data());
-  for (size_t i = 0; i < static_cast<size_t>(numel); ++i) {
-    uint16_t bits;
-    std::memcpy(&bits, data.begin() + 2 * i, 2);
-    out[i] = half_to_float(bits);
-  }
-  return tensor;
-}
-
 HostTensor decode(wire::Tensor::Reader reader, std::shared_ptr<const void> owner,
                   const TensorLimits& limits) {
   DType dtype = from_wire(reader.getDtype());
@@ -61,11 +40,12 @@ HostTensor decode(wire::Tensor::Reader reader, std::shared_ptr<const void> owner
   size_t nbytes = checked_nbytes(numel, dtype_size(dtype), limits, "wire tensor");
   auto data = reader.getData();
   auto compression = reader.getCompression();
-  if (compression == wire::Compression::FLOAT16) {
-    return decode_float16(dtype, std::move(shape), numel, data);
+  if (compression != wire::Compression::NONE) {
+    require(compression_name(compression) != "unknown", "wire tensor: unknown compression {}",
+            static_cast<unsigned>(compression));
+    // A fresh buffer of the decoded size, which the limits above allow.
+    return decompress(dtype, std::move(shape), compression, as_span(data));
   }
-  require(compression == wire::Compression::NONE, "wire tensor: unknown compression {}",
-          static_cast<unsigned>(compression));
   if (data.size() != nbytes) {
     fail("tensor data is {} bytes but {}{} needs {}", data.size(), dtype_name(dtype),
          shape_string(shape), nbytes);
@@ -116,23 +96,10 @@ void to_wire(const HostTensor& tensor, wire::Tensor::Builder out) {
 
 void to_wire(const HostTensor& tensor, wire::Tensor::Builder out,
              wire::Compression compression) {
-  bool half = compression == wire::Compression::FLOAT16;
-  require(half || compression == wire::Compression::NONE, "unknown compression {}",
-          static_cast<unsigned>(compression));
-  if (half && tensor.dtype != DType::Float32) {
-    fail("float16 compression needs a float32 tensor, got {}", describe(tensor));
-  }
-  size_t numel = static_cast<size_t>(tensor.numel());
-  size_t nbytes = half ? numel * 2 : tensor.nbytes();
+  const size_t nbytes = compressed_size(tensor, compression);
   set_header(tensor, nbytes, out, compression);
   auto data = out.initData(nbytes);
-  if (nbytes == 0) return;
-  if (!half) {
-    std::memcpy(data.begin(), tensor.data(), nbytes);
-    return;
-  }
-  floats_to_halves_clamped(tensor.as<float>(),
-                           {reinterpret_cast<uint16_t*>(data.begin()), numel});
+  compress_into(tensor, compression, {reinterpret_cast<std::byte*>(data.begin()), data.size()});
 }
 
 bool can_reference_on_wire(const HostTensor& tensor) {

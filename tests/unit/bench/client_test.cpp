@@ -20,6 +20,7 @@ TEST(ClientSpec, RoundTrips) {
   s.backprop = false;
   s.seed = 12345678901234ULL;
   s.timeout_s = 2.5;
+  s.compression = {wire::Compression::BLOCKWISE8, 1234};
   auto text = encode(s);
   EXPECT_EQ(text.find('\n'), std::string::npos);
   EXPECT_EQ(decode_client_spec(text), s);

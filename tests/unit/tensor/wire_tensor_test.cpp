@@ -6,9 +6,11 @@
 #include <capnp/serialize.h>
 
 #include <cmath>
+#include <cstring>
 #include <limits>
 
 #include "hm/base/error.h"
+#include "hm/tensor/compression.h"
 #include "tensor_test_util.h"
 
 namespace hm {
@@ -136,8 +138,7 @@ TEST(WireTensor, Float16Compression) {
     out.initData(4);
   });
   EXPECT_EQ(error_of([&] { from_wire(wrong.root(), nullptr); }),
-            "wire tensor: float16 compression of a int32 tensor (only float32 can be "
-            "compressed)");
+            "float16 tensor int32[2]: only float32 tensors can be sent as float16");
   Received short_data([](auto out) {
     out.setDtype(wire::DType::FLOAT32);
     out.initShape(1).set(0, 3);
@@ -145,7 +146,44 @@ TEST(WireTensor, Float16Compression) {
     out.initData(4);
   });
   EXPECT_EQ(error_of([&] { from_wire(short_data.root(), nullptr); }),
-            "tensor data is 4 bytes but float32[3] compressed to float16 needs 6");
+            "float16 tensor float32[3]: data is 4 bytes but 3 float16 values need 6");
+}
+
+TEST(WireTensor, LossyCompressionsEncodeIntoTheMessageAndDecodeIntoAFreshBuffer) {
+  std::vector<float> values(5000);
+  for (size_t i = 0; i < values.size(); ++i) values[i] = std::sin(0.01f * static_cast<float>(i));
+  HostTensor tensor =
+      HostTensor::copy_of(DType::Float32, {50, 100}, std::as_bytes(std::span(values)));
+  for (auto kind : {wire::Compression::MEANSTD16, wire::Compression::UNIFORM8,
+                    wire::Compression::QUANTILE8, wire::Compression::BLOCKWISE8}) {
+    Received message([&](auto out) { to_wire(tensor, out, kind); });
+    EXPECT_EQ(message.root().getCompression(), kind);
+    EXPECT_EQ(message.root().getData().size(), compressed_size(tensor, kind));
+    HostTensor decoded = from_wire(message.root(), message.reader);
+    EXPECT_EQ(describe(decoded), "float32[50, 100]");
+    EXPECT_NE(decoded.owner, message.reader);  // its own buffer
+    for (size_t i = 0; i < values.size(); ++i) {
+      ASSERT_NEAR(decoded.as<float>()[i], values[i], 0.02f) << compression_name(kind);
+    }
+  }
+  Received poisoned([&](auto out) {
+    to_wire(tensor, out, wire::Compression::UNIFORM8);
+    auto data = out.getData();
+    const float nan = std::numeric_limits<float>::quiet_NaN();
+    std::memcpy(data.begin() + 8 + 4 * 17, &nan, 4);
+  });
+  EXPECT_EQ(error_of([&] { from_wire(poisoned.root(), nullptr); }),
+            "uniform8 tensor float32[50, 100]: codebook entry 17 is nan");
+  // The limits apply to the decoded size, before anything is decoded.
+  Received big([&](auto out) { to_wire(tensor, out, wire::Compression::BLOCKWISE8); });
+  EXPECT_EQ(error_of([&] { from_wire(big.root(), nullptr, TensorLimits{1000, 1 << 20}); }),
+            "shape [50, 100] has more than 1000 elements");
+  const auto ints = HostTensor::zeros(DType::Int32, {2});
+  capnp::MallocMessageBuilder builder;
+  EXPECT_EQ(error_of([&] {
+              to_wire(ints, builder.initRoot<wire::Tensor>(), wire::Compression::QUANTILE8);
+            }),
+            "quantile8 compression needs a floating-point tensor, got int32[2]");
 }
 
 TEST(WireTensor, RefusesBadMessages) {

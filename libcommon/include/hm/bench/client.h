@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "hm/base/address.h"
+#include "hm/tensor/compression.h"
 
 namespace hm::bench {
 
@@ -33,6 +34,7 @@ struct ClientSpec {
   bool backprop = true;
   uint64_t seed = 0;
   double timeout_s = 300;  // per call; 0 = none
+  CompressionPolicy compression;  // of the requests
 
   bool operator==(const ClientSpec&) const = default;
 };

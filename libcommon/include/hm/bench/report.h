@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "hm/bench/chain.h"
+#include "hm/bench/compression_bench.h"
 #include "hm/bench/dht_bench.h"
 #include "hm/bench/latency.h"
 #include "hm/bench/throughput.h"
@@ -28,6 +29,11 @@ nlohmann::json to_json(const DhtBenchRun& run, const DhtBenchReport& report);
 
 std::string to_text(const ChainRun& run, const ChainReport& report);
 nlohmann::json to_json(const ChainRun& run, const ChainReport& report);
+
+std::string to_text(const CompressionRun& run, const CompressionReport& report);
+// {"size", "seed", "repeats", "kinds": {"none": {"bytes", "mse", "encode_gbps",
+// "decode_gbps"}, ...}}
+nlohmann::json to_json(const CompressionRun& run, const CompressionReport& report);
 
 // hm-bench's output flags (--json, --no-progress, --busy-idle,
 // --busy-poll), as values.

@@ -13,15 +13,18 @@
 
 #include "hm/base/address.h"
 #include "hm/moe/expert_server_host.h"
+#include "hm/tensor/compression.h"
 
 namespace hm::bench {
 
 class InProcessServer {
  public:
   // Builds the experts and starts listening on `listen` (port 0 = any free
-  // port). Throws what ExpertServerHost and ExpertRpcServer::listen throw.
+  // port), compressing responses as `compression` says. Throws what
+  // ExpertServerHost and ExpertRpcServer::listen throw.
   explicit InProcessServer(const moe::ExpertServerConfig& config,
-                           HostPort listen = {"127.0.0.1", 0});
+                           HostPort listen = {"127.0.0.1", 0},
+                           CompressionPolicy compression = {});
   ~InProcessServer();  // stop()
   InProcessServer(const InProcessServer&) = delete;
   InProcessServer& operator=(const InProcessServer&) = delete;

@@ -26,6 +26,7 @@
 
 #include "hm/bench/presets.h"
 #include "hm/bench/stats.h"
+#include "hm/tensor/compression.h"
 
 namespace hm::bench {
 
@@ -39,6 +40,9 @@ struct ThroughputRun {
   uint64_t seed = 0;
   double timeout_s = 300;
   bool progress = true;
+  // The clients' requests, and the in-process server's responses (an
+  // external --server compresses as its own --compression says).
+  CompressionPolicy compression;
 };
 
 struct ThroughputReport {

@@ -12,6 +12,8 @@
 #include <string>
 #include <vector>
 
+#include "hm/tensor/compression.h"
+
 namespace hm::cli {
 
 // hm-call's command line, as values (man hm-call says what each means).
@@ -25,6 +27,7 @@ struct CallFlags {
   std::string output;
   std::string format = "npy";
   double timeout = 30;  // seconds per call; 0 = none
+  CompressionPolicy compression;  // of the request tensors
   bool json = false;
 };
 

@@ -23,6 +23,7 @@
 #include "hm/base/address.h"
 #include "hm/cli/limit_values.h"
 #include "hm/rpc/expert_host.h"
+#include "hm/tensor/compression.h"
 
 namespace hm::cli {
 
@@ -47,6 +48,7 @@ struct ServeFlags {
   double stats_every = 0;     // seconds; 0 = off
   bool busy_idle = false;
   unsigned busy_poll_us = 0;
+  CompressionPolicy compression;  // of outputs and input gradients
   ServerLimitFlags limits;
   DhtLimitFlags dht_limits;
   std::vector<std::string> dht_peers;

@@ -15,6 +15,7 @@
 
 #include "hm/client/mixture_config.h"
 #include "hm/client/trainer.h"
+#include "hm/tensor/compression.h"
 #include "hm/tensor/host_tensor.h"
 
 namespace hm::client {
@@ -32,6 +33,7 @@ struct LayerFlags {
   double backward_timeout = 0;     // 0 = none
   bool allow_zero_outputs = false;
   unsigned busy_poll_us = 0;
+  CompressionPolicy compression;  // of expert requests
   bool detect_anomalies = false;
   std::string gate;
   std::string save_gate;

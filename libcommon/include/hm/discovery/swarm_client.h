@@ -18,6 +18,7 @@
 
 #include "hm/io/loop_thread.h"
 #include "hm/rpc/parallel_calls.h"
+#include "hm/tensor/compression.h"
 #include "hm/discovery/beam_search.h"
 
 namespace hm::discovery {
@@ -26,7 +27,9 @@ class SwarmClient {
  public:
   // Joins the DHT through `peers` ("host:port"); throws hm::Error when none
   // answers within `join_timeout_s`, UsageError for a malformed address.
-  SwarmClient(const std::vector<std::string>& peers, double join_timeout_s = 30);
+  // Expert requests are compressed as `compression` says.
+  SwarmClient(const std::vector<std::string>& peers, double join_timeout_s = 30,
+              CompressionPolicy compression = {});
   ~SwarmClient();
   SwarmClient(const SwarmClient&) = delete;
   SwarmClient& operator=(const SwarmClient&) = delete;

@@ -6,6 +6,8 @@
 // or is closed by the server is forgotten, so the next call reconnects (a
 // server that restarts is used again).
 //
+// Every connection compresses its requests as `compression` says.
+//
 // Threads: create, call and destroy on the EventLoop's thread.
 #pragma once
 
@@ -24,7 +26,7 @@ namespace hm::rpc {
 
 class ClientPool {
  public:
-  explicit ClientPool(io::EventLoop& loop);
+  explicit ClientPool(io::EventLoop& loop, CompressionPolicy compression = {});
   ~ClientPool() noexcept;
   ClientPool(const ClientPool&) = delete;
   ClientPool& operator=(const ClientPool&) = delete;
@@ -51,6 +53,7 @@ class ClientPool {
   void forget(const std::string& key, uint64_t generation);
 
   io::EventLoop& loop_;
+  CompressionPolicy compression_;
   std::map<std::string, kj::Own<Entry>> entries_;
   uint64_t next_generation_ = 1;
   kj::Own<kj::TaskSet> tasks_;

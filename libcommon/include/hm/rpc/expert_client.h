@@ -5,6 +5,9 @@
 // shape, ...) and from the network (refused, reset, timeout) arrive as
 // rejected promises whose kj::Exception description is the one-line reason.
 //
+// Request tensors are compressed as the CompressionPolicy given to connect()
+// says (default: none); responses are decoded whatever kind they name.
+//
 // forward/backward take the call's CallDeadline (default: none) and send
 // what is left of it as the request's `timeoutMs` budget, so that the server
 // drops the work once the caller has given up. A call whose deadline has
@@ -27,13 +30,15 @@
 #include "hm/base/address.h"
 #include "hm/io/event_loop.h"
 #include "hm/rpc/expert_host.h"
+#include "hm/tensor/compression.h"
 
 namespace hm::rpc {
 
 class ExpertClient {
  public:
   // Connects to `server`; rejects with "cannot connect to HOST:PORT: why".
-  static kj::Promise<kj::Own<ExpertClient>> connect(io::EventLoop& loop, HostPort server);
+  static kj::Promise<kj::Own<ExpertClient>> connect(io::EventLoop& loop, HostPort server,
+                                                     CompressionPolicy compression = {});
   ~ExpertClient() noexcept;
 
   const HostPort& server() const;

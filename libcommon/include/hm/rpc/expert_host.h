@@ -21,6 +21,7 @@
 
 #include "hm/rpc/call_deadline.h"
 #include "hm/tensor/host_tensor.h"
+#include "hm/wire/tensor.capnp.h"
 #include "hm/tensor/tensor_spec.h"
 
 namespace hm {
@@ -33,6 +34,9 @@ struct ExpertDescription {
   uint64_t steps = 0;             // optimizer steps taken
   uint64_t examples_processed = 0;  // rows seen by backward
   uint32_t max_batch_size = 0;
+  // How the server compresses the floating tensors it sends back (info's
+  // output schemas); the host leaves it none, the RPC server fills it in.
+  wire::Compression compression = wire::Compression::NONE;
 };
 
 // The result of one task: outputs, or a one-line error for the client.

@@ -10,6 +10,10 @@
 // steady clock at arrival; the host drops the task if it is still queued
 // then (call_deadline.h).
 //
+// Responses (outputs, input gradients) are compressed as the
+// CompressionPolicy says, and info's schemas name its kind for floating
+// tensors; requests are decoded whatever kind they name.
+//
 // Limits (ServerLimits): a frame over max_message_bytes closes its
 // connection; each call's tensors are checked by decode_request_tensors; a
 // connection may have max_in_flight forward/backward calls unanswered; at
@@ -30,12 +34,14 @@
 #include "hm/io/event_loop.h"
 #include "hm/rpc/expert_host.h"
 #include "hm/rpc/server_limits.h"
+#include "hm/tensor/compression.h"
 
 namespace hm::rpc {
 
 class ExpertRpcServer {
  public:
-  ExpertRpcServer(io::EventLoop& loop, ExpertHost& host, ServerLimits limits = {});
+  ExpertRpcServer(io::EventLoop& loop, ExpertHost& host, ServerLimits limits = {},
+                  CompressionPolicy compression = {});
   ~ExpertRpcServer();
   ExpertRpcServer(const ExpertRpcServer&) = delete;
   ExpertRpcServer& operator=(const ExpertRpcServer&) = delete;

@@ -1,6 +1,6 @@
 // RemoteCaller: expert calls from any thread, for torch code that cannot run
 // on the event loop. It owns a LoopThread and a ClientPool on it; every call
-// becomes a std::future.
+// becomes a std::future. Requests are compressed as `compression` says.
 //
 // Threads: any thread may call; destroy it from the owning thread after the
 // futures it handed out are no longer waited on (pending ones then fail).
@@ -19,7 +19,7 @@ namespace hm::rpc {
 
 class RemoteCaller {
  public:
-  RemoteCaller();
+  explicit RemoteCaller(CompressionPolicy compression = {});
   ~RemoteCaller();
   RemoteCaller(const RemoteCaller&) = delete;
   RemoteCaller& operator=(const RemoteCaller&) = delete;

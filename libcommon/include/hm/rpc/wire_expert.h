@@ -8,7 +8,12 @@
 
 namespace hm::rpc {
 
-void to_wire(const ExpertDescription& description, wire::ExpertInfo::Builder out);
+// Floating tensors' schemas carry `compression` (what the server sends them
+// as); the others say none.
+void to_wire(const ExpertDescription& description, wire::ExpertInfo::Builder out,
+             wire::Compression compression = wire::Compression::NONE);
+
+// description.compression is that of the first floating output schema.
 ExpertDescription from_wire(wire::ExpertInfo::Reader info);
 
 }  // namespace hm::rpc

@@ -2,15 +2,17 @@
 // wire::TensorSchema, DType <-> wire::DType.
 //
 // to_wire copies the tensor's bytes into the message once (initData + one
-// memcpy), or converts them straight into it for `float16` compression;
-// to_wire_by_reference makes the tensor's own bytes a segment of the message.
-// from_wire validates everything a peer controls (dtype enum, shape entries,
-// element count and byte size against TensorLimits, data size exactly
-// numel x dtype size, bool bytes 0/1) and then, for compression `none`,
-// returns a view into the message's bytes that holds `owner` (whatever keeps
-// the message alive: the reader, the RPC response); without an owner, or when
-// the bytes are misaligned for the dtype, it copies. Malformed Cap'n Proto
-// structure (kj exceptions) comes back as hm::Error too.
+// memcpy), or, with a compression, encodes them straight into it
+// (hm/tensor/compression.h); to_wire_by_reference makes the tensor's own
+// bytes a segment of the message. from_wire validates everything a peer
+// controls (dtype enum, shape entries, element count and byte size against
+// TensorLimits, data size exactly numel x dtype size, bool bytes 0/1) and
+// then, for compression `none`, returns a view into the message's bytes that
+// holds `owner` (whatever keeps the message alive: the reader, the RPC
+// response); without an owner, or when the bytes are misaligned for the
+// dtype, it copies. A compressed tensor is decoded into a fresh buffer of its
+// own, after decompress_into's checks of the encoded bytes. Malformed Cap'n
+// Proto structure (kj exceptions) comes back as hm::Error too.
 //
 // Pure functions; any thread, with the usual Cap'n Proto rule that one message
 // is built or read by one thread at a time.
@@ -47,13 +49,18 @@ bool can_reference_on_wire(const HostTensor& tensor);
 // that can_reference_on_wire(); throws hm::Error otherwise.
 void to_wire_by_reference(const HostTensor& tensor, wire::Tensor::Builder out);
 
-// With compression float16, a float32 tensor is sent as IEEE half, each value
-// clamped to +-65504 (NaN stays NaN); other dtypes are refused.
+// Fills `out` with `tensor` encoded as `compression` (tensor.capnp says how
+// each kind encodes; compression_for picks the kind a tensor can take). With
+// float16, a float32 tensor is sent as IEEE half, each value clamped to
+// +-65504 (NaN stays NaN). Throws hm::Error where compress_into refuses the
+// tensor (a dtype the kind does not take, NaN or Inf with a lossy kind) and
+// where the encoded tensor is more than one Data field holds.
 void to_wire(const HostTensor& tensor, wire::Tensor::Builder out,
              wire::Compression compression);
 
 // Throws hm::Error naming the problem: "tensor data is 12 bytes but
-// float32[2, 3] needs 24", "wire tensor: negative dimension -1 in shape [-1]".
+// float32[2, 3] needs 24", "wire tensor: negative dimension -1 in shape [-1]",
+// "uniform8 tensor float32[4, 4]: codebook entry 17 is nan".
 HostTensor from_wire(wire::Tensor::Reader tensor, std::shared_ptr<const void> owner,
                      const TensorLimits& limits = {});
 
