@@ -117,12 +117,12 @@ kj::Promise<std::vector<HostTensor>> ExpertClient::forward(const std::string& ui
                                                            CallDeadline deadline) {
   const auto budget = budget_to_send(deadline);
   if (!budget) return remote_exception(kExpiredBeforeSending);
-  const auto& compression = impl_->compression;
-  auto request = impl_->expert.forwardRequest(message_size_for(inputs, compression));
+  const auto plan = plan_wire(inputs, impl_->compression);
+  auto request = impl_->expert.forwardRequest(message_size_for(inputs, plan));
   request.setUid(uid);
   request.setTimeoutMs(*budget);
   ReferencedTensors referenced;
-  encode_tensor_list(inputs, request.initInputs(inputs.size()), referenced, compression);
+  encode_tensor_list(inputs, plan, request.initInputs(inputs.size()), referenced);
   pin_referenced(*impl_->pins, referenced);
   return impl_->annotate(request.send().then(
       [incoming = impl_->incoming](capnp::Response<wire::ExpertServer::ForwardResults> response) {
@@ -135,16 +135,17 @@ kj::Promise<std::vector<HostTensor>> ExpertClient::backward(
     std::span<const HostTensor> grad_outputs, CallDeadline deadline) {
   const auto budget = budget_to_send(deadline);
   if (!budget) return remote_exception(kExpiredBeforeSending);
-  const auto& compression = impl_->compression;
-  auto size = message_size_for(inputs, compression);
-  size.wordCount += message_size_for(grad_outputs, compression).wordCount;
+  const auto input_plan = plan_wire(inputs, impl_->compression);
+  const auto grad_plan = plan_wire(grad_outputs, impl_->compression);
+  auto size = message_size_for(inputs, input_plan);
+  size.wordCount += message_size_for(grad_outputs, grad_plan).wordCount;
   auto request = impl_->expert.backwardRequest(size);
   request.setUid(uid);
   request.setTimeoutMs(*budget);
   ReferencedTensors referenced;
-  encode_tensor_list(inputs, request.initInputs(inputs.size()), referenced, compression);
-  encode_tensor_list(grad_outputs, request.initGradOutputs(grad_outputs.size()), referenced,
-                     compression);
+  encode_tensor_list(inputs, input_plan, request.initInputs(inputs.size()), referenced);
+  encode_tensor_list(grad_outputs, grad_plan, request.initGradOutputs(grad_outputs.size()),
+                     referenced);
   pin_referenced(*impl_->pins, referenced);  // only once both lists are in
   return impl_->annotate(request.send().then(
       [incoming = impl_->incoming](capnp::Response<wire::ExpertServer::BackwardResults> response) {

@@ -56,9 +56,9 @@ struct RefusalLogs {
 
 // Cap'n Proto sends no message over the connection's own limit, which is
 // --max-message-mb: refuse such a response naming the flag instead.
-void require_sendable(std::span<const HostTensor> outputs, const CompressionPolicy& compression,
+void require_sendable(std::span<const HostTensor> outputs, const WirePlan& plan,
                       uint64_t max_message_bytes, RefusalLog& refusals, std::string_view what) {
-  const uint64_t bytes = message_bytes_bound(outputs, compression);
+  const uint64_t bytes = message_bytes_bound(outputs, plan);
   if (bytes <= max_message_bytes) return;
   std::string message = fmt::format("{}: a response of {} bytes exceeds the limit of {} MiB "
                                     "(--max-message-mb)", what, bytes, max_message_bytes >> 20);
@@ -152,11 +152,12 @@ class ExpertServerImpl final : public wire::ExpertServer::Server {
                           &refusals = refusals_.requests](TaskOutcome outcome) mutable {
       io::expect_soon();  // the client's next call
       if (!outcome.ok()) throw_remote(outcome.error);
-      require_sendable(outcome.outputs, compression, max_bytes, refusals, what);
-      auto results = context.initResults(message_size_for(outcome.outputs, compression));
+      const auto plan = plan_wire(outcome.outputs, compression);
+      require_sendable(outcome.outputs, plan, max_bytes, refusals, what);
+      auto results = context.initResults(message_size_for(outcome.outputs, plan));
       ReferencedTensors referenced;
-      encode_tensor_list(outcome.outputs, init_list(results, outcome.outputs.size()), referenced,
-                         compression);
+      encode_tensor_list(outcome.outputs, plan, init_list(results, outcome.outputs.size()),
+                         referenced);
       pin_referenced(*pins, referenced);
     });
   }

@@ -6,11 +6,17 @@
 
 namespace hm::rpc {
 
-void encode_tensor_list(std::span<const HostTensor> tensors,
-                        capnp::List<wire::Tensor>::Builder out, ReferencedTensors& referenced,
-                        const CompressionPolicy& compression) {
+WirePlan plan_wire(std::span<const HostTensor> tensors, const CompressionPolicy& compression) {
+  WirePlan plan;
+  plan.kinds.reserve(tensors.size());
+  for (const auto& tensor : tensors) plan.kinds.push_back(compression_for(tensor, compression));
+  return plan;
+}
+
+void encode_tensor_list(std::span<const HostTensor> tensors, const WirePlan& plan,
+                        capnp::List<wire::Tensor>::Builder out, ReferencedTensors& referenced) {
   for (size_t i = 0; i < tensors.size(); ++i) {
-    const auto kind = compression_for(tensors[i], compression);
+    const auto kind = plan.kinds.at(i);
     if (kind != wire::Compression::NONE) {
       to_wire(tensors[i], out[i], kind);
     } else if (can_reference_on_wire(tensors[i])) {
@@ -61,9 +67,7 @@ uint64_t words_for(size_t bytes) { return (bytes + 7) / 8; }
 
 // The words of `tensor`'s data as encode_tensor_list puts it: nullopt for a
 // tensor it would reference (no words in the first segment).
-std::optional<uint64_t> copied_data_words(const HostTensor& tensor,
-                                          const CompressionPolicy& compression) {
-  const auto kind = compression_for(tensor, compression);
+std::optional<uint64_t> copied_data_words(const HostTensor& tensor, wire::Compression kind) {
   if (kind != wire::Compression::NONE) return words_for(compressed_size(tensor, kind));
   if (can_reference_on_wire(tensor)) return std::nullopt;
   return words_for(tensor.nbytes());
@@ -71,22 +75,21 @@ std::optional<uint64_t> copied_data_words(const HostTensor& tensor,
 
 }  // namespace
 
-capnp::MessageSize message_size_for(std::span<const HostTensor> tensors,
-                                    const CompressionPolicy& compression) {
+capnp::MessageSize message_size_for(std::span<const HostTensor> tensors, const WirePlan& plan) {
   uint64_t words = kMessageWords;
-  for (const auto& tensor : tensors) {
-    words += tensor.shape.size() + kTensorWords;
-    words += copied_data_words(tensor, compression).value_or(0);
+  for (size_t i = 0; i < tensors.size(); ++i) {
+    words += tensors[i].shape.size() + kTensorWords;
+    words += copied_data_words(tensors[i], plan.kinds.at(i)).value_or(0);
   }
   return {words, 0};
 }
 
-uint64_t message_bytes_bound(std::span<const HostTensor> tensors,
-                             const CompressionPolicy& compression) {
+uint64_t message_bytes_bound(std::span<const HostTensor> tensors, const WirePlan& plan) {
   uint64_t words = kMessageWords;
-  for (const auto& tensor : tensors) {
+  for (size_t i = 0; i < tensors.size(); ++i) {
+    const auto& tensor = tensors[i];
     words += tensor.shape.size() + kTensorWords;
-    words += copied_data_words(tensor, compression).value_or(words_for(tensor.nbytes()));
+    words += copied_data_words(tensor, plan.kinds.at(i)).value_or(words_for(tensor.nbytes()));
   }
   return words * sizeof(capnp::word);
 }

@@ -21,15 +21,23 @@ namespace hm::rpc {
 // The tensors a message being built refers to rather than copies.
 using ReferencedTensors = std::vector<const HostTensor*>;
 
-// Puts `tensors` into `out`. A tensor that `compression` compresses
-// (compression_for) is encoded straight into the message; of the others,
+// How each of a list's tensors goes on the wire: compression_for() of each,
+// decided once per message (for a lossy kind it scans the tensor), then
+// given to message_size_for, message_bytes_bound and encode_tensor_list.
+struct WirePlan {
+  std::vector<wire::Compression> kinds;  // one per tensor
+};
+WirePlan plan_wire(std::span<const HostTensor> tensors, const CompressionPolicy& compression);
+
+// Puts `tensors` into `out`. A tensor that `plan` compresses is encoded
+// straight into the message; of the others,
 // each one that can_reference_on_wire() (large, aligned, owned) is
 // referenced rather than copied and added to `referenced`, the rest are
 // copied in (one memcpy each). Throws hm::Error for a tensor too large for
 // one message field.
 void encode_tensor_list(std::span<const HostTensor> tensors,
-                        capnp::List<wire::Tensor>::Builder out, ReferencedTensors& referenced,
-                        const CompressionPolicy& compression = {});
+                        const WirePlan& plan, capnp::List<wire::Tensor>::Builder out,
+                        ReferencedTensors& referenced);
 
 // Pins the owners of `referenced` in `pins` until the connection's stream
 // has written the message: call it once the whole message is built, so that
@@ -49,13 +57,11 @@ std::vector<HostTensor> read_tensor_list(capnp::List<wire::Tensor>::Reader list,
 // A first-segment size hint that fits what encode_tensor_list copies into
 // the message (metadata, and the bytes of tensors it compresses or does not
 // reference), so a request or response is built in one allocation.
-capnp::MessageSize message_size_for(std::span<const HostTensor> tensors,
-                                    const CompressionPolicy& compression = {});
+capnp::MessageSize message_size_for(std::span<const HostTensor> tensors, const WirePlan& plan);
 
 // An upper bound on the bytes of a message that holds `tensors` (compressed,
 // referenced or copied, as encode_tensor_list puts them) and nothing large
 // besides.
-uint64_t message_bytes_bound(std::span<const HostTensor> tensors,
-                             const CompressionPolicy& compression = {});
+uint64_t message_bytes_bound(std::span<const HostTensor> tensors, const WirePlan& plan);
 
 }  // namespace hm::rpc
