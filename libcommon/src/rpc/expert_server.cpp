@@ -54,6 +54,19 @@ struct RefusalLogs {
   RefusalLog connections{"connections"};
 };
 
+// What a server's connections read and log through. Shared, because a
+// connection's capability and its calls' pending responses may outlive the
+// server that made them.
+struct ServerShared {
+  ServerShared(const ServerLimits& limits_in, const CompressionPolicy& compression_in)
+      : limits(limits_in), compression(compression_in) {}
+
+  ServerLimits limits;
+  CompressionPolicy compression;  // of responses
+  bool stopping = false;
+  RefusalLogs refusals;
+};
+
 // Cap'n Proto sends no message over the connection's own limit, which is
 // --max-message-mb: refuse such a response naming the flag instead.
 void require_sendable(std::span<const HostTensor> outputs, const WirePlan& plan,
@@ -76,12 +89,10 @@ CallDeadline deadline_of(uint32_t timeout_ms) {
 // The bootstrap capability of one connection.
 class ExpertServerImpl final : public wire::ExpertServer::Server {
  public:
-  ExpertServerImpl(ExpertHost& host, const ServerLimits& limits,
-                   const CompressionPolicy& compression, const bool& stopping,
-                   RefusalLogs& refusals, std::shared_ptr<CallState> state,
-                   std::shared_ptr<SendPins> pins, std::shared_ptr<IncomingBuffers> incoming)
-      : host_(host), limits_(limits), compression_(compression), stopping_(stopping),
-        refusals_(refusals),
+  ExpertServerImpl(ExpertHost& host, std::shared_ptr<ServerShared> server,
+                   std::shared_ptr<CallState> state, std::shared_ptr<SendPins> pins,
+                   std::shared_ptr<IncomingBuffers> incoming)
+      : host_(host), server_(std::move(server)), limits_(server_->limits),
         state_(std::move(state)), pins_(std::move(pins)), incoming_(std::move(incoming)) {}
 
   kj::Promise<void> info(InfoContext context) override {
@@ -89,7 +100,7 @@ class ExpertServerImpl final : public wire::ExpertServer::Server {
       std::string uid = context.getParams().getUid();
       auto description = host_.describe(uid);
       if (!description) throw Error(unknown_expert_message(host_, uid));
-      to_wire(*description, context.getResults().initInfo(), compression_.kind);
+      to_wire(*description, context.getResults().initInfo(), server_->compression.kind);
       return kj::READY_NOW;
     });
   }
@@ -147,13 +158,13 @@ class ExpertServerImpl final : public wire::ExpertServer::Server {
   template <typename Context, typename InitList>
   kj::Promise<void> respond(kj::Promise<TaskOutcome> finished, Context context,
                             std::string_view what, InitList init_list) {
-    return finished.then([context, what, init_list, pins = pins_, &compression = compression_,
-                          max_bytes = limits_.max_message_bytes,
-                          &refusals = refusals_.requests](TaskOutcome outcome) mutable {
+    return finished.then([context, what, init_list, pins = pins_,
+                          server = server_](TaskOutcome outcome) mutable {
       io::expect_soon();  // the client's next call
       if (!outcome.ok()) throw_remote(outcome.error);
-      const auto plan = plan_wire(outcome.outputs, compression);
-      require_sendable(outcome.outputs, plan, max_bytes, refusals, what);
+      const auto plan = plan_wire(outcome.outputs, server->compression);
+      require_sendable(outcome.outputs, plan, server->limits.max_message_bytes,
+                       server->refusals.requests, what);
       auto results = context.initResults(message_size_for(outcome.outputs, plan));
       ReferencedTensors referenced;
       encode_tensor_list(outcome.outputs, plan, init_list(results, outcome.outputs.size()),
@@ -168,12 +179,12 @@ class ExpertServerImpl final : public wire::ExpertServer::Server {
   kj::Promise<void> answer(F&& handler) {
     ++state_->calls;
     io::expect_soon();  // a task's outcome, or the client's next call (busy polling, when on)
-    if (stopping_) return remote_error("server shutting down");
+    if (server_->stopping) return remote_error("server shutting down");
     try {
       return handler();
     } catch (const std::exception& e) {
       std::string message = e.what();
-      refusals_.requests.refused([&] { return "refused a request: " + message; });
+      server_->refusals.requests.refused([&] { return "refused a request: " + message; });
       return remote_error(message);
     }
   }
@@ -188,10 +199,8 @@ class ExpertServerImpl final : public wire::ExpertServer::Server {
   }
 
   ExpertHost& host_;
-  const ServerLimits& limits_;
-  const CompressionPolicy& compression_;  // of responses
-  const bool& stopping_;
-  RefusalLogs& refusals_;
+  std::shared_ptr<ServerShared> server_;
+  const ServerLimits& limits_;  // server_'s
   std::shared_ptr<CallState> state_;
   std::shared_ptr<SendPins> pins_;  // the connection's: responses not written yet
   std::shared_ptr<IncomingBuffers> incoming_;  // the connection's requests, for views
@@ -245,7 +254,8 @@ int bind_listening_socket(const HostPort& address) {
 struct ExpertRpcServer::Impl : kj::TaskSet::ErrorHandler {
   Impl(io::EventLoop& loop_in, ExpertHost& host_in, ServerLimits limits_in,
        CompressionPolicy compression_in)
-      : loop(loop_in), host(host_in), limits(limits_in), compression(compression_in),
+      : loop(loop_in), host(host_in),
+        shared(std::make_shared<ServerShared>(limits_in, compression_in)),
         tasks(*this) {}
 
   void taskFailed(kj::Exception&& exception) override {
@@ -300,7 +310,7 @@ struct ExpertRpcServer::Impl : kj::TaskSet::ErrorHandler {
     auto incoming = std::make_shared<IncomingBuffers>();
     auto state = std::make_shared<CallState>();
     wire::ExpertServer::Client bootstrap = kj::heap<ExpertServerImpl>(
-        host, limits, compression, stopping, refusals, state, kj::mv(pins), incoming);
+        host, shared, state, kj::mv(pins), incoming);
     uint64_t id = next_id++;
     auto& connection =
         connections
@@ -334,10 +344,10 @@ struct ExpertRpcServer::Impl : kj::TaskSet::ErrorHandler {
 
   io::EventLoop& loop;
   ExpertHost& host;
-  ServerLimits limits;
-  CompressionPolicy compression;
-  bool stopping = false;
-  RefusalLogs refusals;  // before `connections`: their capabilities log through it
+  std::shared_ptr<ServerShared> shared;  // before `connections`, which use it
+  const ServerLimits& limits = shared->limits;
+  bool& stopping = shared->stopping;
+  RefusalLogs& refusals = shared->refusals;
   uint64_t next_id = 0;
   std::map<uint64_t, Connection> connections;  // by id = accept order
   kj::Own<kj::ConnectionReceiver> receiver;
