@@ -13,6 +13,9 @@
 #                      for SECONDS (default 60; CI runs 30); the torch ones
 #                      are built in build-asan
 #   ./setup.sh build   only installs and builds
+#   ./setup.sh package builds, then the Debian package hm_VERSION_ARCH.deb
+#                      in the build folder (tools/packaging/); prints its
+#                      path: apt install ./build/hm_*.deb
 # Environment: BUILD_DIR (default ./build), JOBS (default: all cores).
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -24,9 +27,13 @@ BUILD_PACKAGES=(g++ cmake ninja-build pkg-config ccache
   libtorch-dev libopenblas0-pthread libcapnp-dev capnproto libuv1-dev
   libcli11-dev libgtest-dev libssl-dev libspdlog-dev nlohmann-json3-dev zlib1g-dev
   dataset-fashion-mnist)
-# zsh, fish and groff: the docs tests check the completions and man pages.
-TEST_PACKAGES=(python3-numpy python3-torch zsh fish groff iproute2)
+# zsh, fish and groff: the docs tests check the completions and man pages;
+# python3-prometheus-client parses --metrics in tests/e2e/metrics_test.sh.
+TEST_PACKAGES=(python3-numpy python3-torch python3-prometheus-client zsh fish groff iproute2)
 FUZZ_PACKAGES=(clang-14 libclang-rt-14-dev)
+# dpkg-dev: dpkg-shlibdeps, which turns the binaries' shared libraries into
+# the package's Depends (./setup.sh package and tests/e2e/package_test.sh).
+PACKAGE_PACKAGES=(dpkg-dev)
 
 install_missing() {
   local missing=()
@@ -80,6 +87,18 @@ run_tests() {
   ctest_in "$BUILD_DIR"
 }
 
+# make_package: the Debian package of the build in BUILD_DIR (CPack, settings
+# in tools/packaging/packaging.cmake); prints the .deb's path on stdout.
+make_package() {
+  install_missing "${PACKAGE_PACKAGES[@]}"
+  local log deb
+  log=$(cd "$BUILD_DIR" && cpack -G DEB)
+  echo "$log" >&2
+  deb=$(sed -n 's/^CPack: - package: \(.*\) generated\.$/\1/p' <<<"$log")
+  [ -n "$deb" ] || { echo "setup: cpack named no package" >&2; return 1; }
+  echo "$deb"
+}
+
 # sanitizer_stage PRESET: configures, builds and tests CMakePresets.json's
 # PRESET (asan or tsan, HM_SANITIZE) in build-PRESET. The labels
 # (tests/CMakeLists.txt) choose the tests: both skip `slow` ones (only the
@@ -118,7 +137,7 @@ case "${1:-}" in
     ;;
   test)
     trap print_stage_times EXIT
-    install_missing "${TEST_PACKAGES[@]}"
+    install_missing "${TEST_PACKAGES[@]}" "${PACKAGE_PACKAGES[@]}"
     run_timed "build" build
     run_timed "tests" run_tests
     sanitizer_stage asan
@@ -131,12 +150,16 @@ case "${1:-}" in
   fuzz)
     fuzz_stage "${2:-60}"
     ;;
+  package)
+    build
+    run_timed "package" make_package
+    ;;
   demo)
     build
     HM_BIN="$BUILD_DIR/tools" bash tools/demo.sh
     ;;
   *)
-    echo "usage: $0 demo|test|asan|tsan|fuzz [SECONDS]|build" >&2
+    echo "usage: $0 demo|test|asan|tsan|fuzz [SECONDS]|build|package" >&2
     exit 2
     ;;
 esac

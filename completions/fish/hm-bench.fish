@@ -25,6 +25,7 @@ complete -c hm-bench -n "not __fish_seen_subcommand_from $commands" -a compressi
 complete -c hm-bench -s h -l help -d 'Print a summary of the options and exit'
 complete -c hm-bench -n "not __fish_seen_subcommand_from $commands" -l version -d 'Print the version and exit'
 complete -c hm-bench -n "not __fish_seen_subcommand_from $commands" -l log-level -x -a 'trace debug info warn error off' -d 'Log verbosity on stderr'
+complete -c hm-bench -n "not __fish_seen_subcommand_from $commands" -l log-format -x -a 'text json' -d 'Log lines as text, or as json (one object per line)'
 complete -c hm-bench -n "not __fish_seen_subcommand_from $commands" -l config -r -F -d 'Read options from a TOML/INI file'
 
 # Every subcommand

@@ -21,7 +21,7 @@ function __hm_call_positionals
             continue
         end
         switch $token
-            case -s --server --dht -i --input -g --grad -o --output -f --format --timeout --compression --compression-min-bytes --log-level --config
+            case -s --server --dht -i --input -g --grad -o --output -f --format --timeout --compression --compression-min-bytes --log-level --log-format --config
                 set skip 1
             case '-*'
             case '*'
@@ -79,6 +79,7 @@ complete -c hm-call -n __hm_call_needs_action -a backward -d 'Get input gradient
 complete -c hm-call -s h -l help -d 'Print a summary of the options and exit'
 complete -c hm-call -l version -d 'Print the version and exit'
 complete -c hm-call -l log-level -x -a 'trace debug info warn error off' -d 'Log verbosity on stderr'
+complete -c hm-call -l log-format -x -a 'text json' -d 'Log lines as text, or as json (one object per line)'
 complete -c hm-call -l config -r -F -d 'Read options from a TOML/INI file'
 complete -c hm-call -s s -l server -x -d 'Address of the hm-serve process (HOST:PORT)'
 complete -c hm-call -l dht -x -d 'Find the server through the DHT, joining through this peer (repeatable)'

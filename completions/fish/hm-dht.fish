@@ -22,6 +22,7 @@ complete -c hm-dht -n "not __fish_seen_subcommand_from $commands" -a experts -d 
 complete -c hm-dht -s h -l help -d 'Print a summary of the options and exit'
 complete -c hm-dht -n "not __fish_seen_subcommand_from $commands" -l version -d 'Print the version and exit'
 complete -c hm-dht -n "not __fish_seen_subcommand_from $commands" -l log-level -x -a 'trace debug info warn error off' -d 'Log verbosity on stderr'
+complete -c hm-dht -n "not __fish_seen_subcommand_from $commands" -l log-format -x -a 'text json' -d 'Log lines as text, or as json (one object per line)'
 complete -c hm-dht -n "not __fish_seen_subcommand_from $commands" -l config -r -F -d 'Read options from a TOML/INI file'
 complete -c hm-dht -n "not __fish_seen_subcommand_from $commands" -l listen -x -d 'UDP address of the (first) node (HOST:PORT)'
 complete -c hm-dht -l peers -x -d 'Join the swarm through these nodes (HOST:PORT)'
@@ -31,6 +32,7 @@ complete -c hm-dht -n "not __fish_seen_subcommand_from $commands" -l allow-alone
 complete -c hm-dht -n "not __fish_seen_subcommand_from $commands" -l dht-max-rps -x -d 'Requests per second served to one peer address (0 = no limit)'
 complete -c hm-dht -n "not __fish_seen_subcommand_from $commands" -l dht-max-value-bytes -x -d 'Largest value stored for others'
 complete -c hm-dht -n "not __fish_seen_subcommand_from $commands" -l dht-max-keys -x -d 'Keys stored for others'
+complete -c hm-dht -n "not __fish_seen_subcommand_from $commands" -l metrics -x -d 'Serve Prometheus metrics at http://HOST:PORT/metrics (port 0 = any free port)'
 
 # store
 complete -c hm-dht -n '__fish_seen_subcommand_from store' -l subkey -x -d 'Store VALUE under this subkey of a dictionary value'

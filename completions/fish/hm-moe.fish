@@ -22,6 +22,7 @@ complete -c hm-moe -n "not __fish_seen_subcommand_from $commands" -a train -d 'T
 complete -c hm-moe -s h -l help -d 'Print a summary of the options and exit'
 complete -c hm-moe -n "not __fish_seen_subcommand_from $commands" -l version -d 'Print the version and exit'
 complete -c hm-moe -n "not __fish_seen_subcommand_from $commands" -l log-level -x -a 'trace debug info warn error off' -d 'Log verbosity on stderr'
+complete -c hm-moe -n "not __fish_seen_subcommand_from $commands" -l log-format -x -a 'text json' -d 'Log lines as text, or as json (one object per line)'
 complete -c hm-moe -n "not __fish_seen_subcommand_from $commands" -l config -r -F -d 'Read options from a TOML/INI file'
 
 # The layer (forward, backward and train)
@@ -69,5 +70,6 @@ complete -c hm-moe -n $train -l data -x -a '(__fish_complete_directories)' -d 'D
 complete -c hm-moe -n $train -l save -r -F -d 'Checkpoint here after every evaluation'
 complete -c hm-moe -n $train -l resume -r -F -d 'Start from a --save checkpoint'
 complete -c hm-moe -n $train -l json -d 'One JSON object per evaluation on stdout'
+complete -c hm-moe -n $train -l metrics -x -d 'Serve Prometheus metrics at http://HOST:PORT/metrics (port 0 = any free port)'
 complete -c hm-moe -n $train -l inject-failures -x -d 'Drop this fraction of expert calls (0..1)'
 complete -c hm-moe -n $train -l latency-ms -x -d 'Mean of an exponential delay added to each expert call'

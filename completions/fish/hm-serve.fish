@@ -8,6 +8,7 @@ complete -c hm-serve -f
 complete -c hm-serve -s h -l help -d 'Print a summary of the options and exit'
 complete -c hm-serve -l version -d 'Print the version and exit'
 complete -c hm-serve -l log-level -x -a 'trace debug info warn error off' -d 'Log verbosity on stderr'
+complete -c hm-serve -l log-format -x -a 'text json' -d 'Log lines as text, or as json (one object per line)'
 complete -c hm-serve -l config -r -F -d 'Read options from a TOML/INI file'
 
 # Address
@@ -40,6 +41,7 @@ complete -c hm-serve -l compression-min-bytes -x -d 'With --compression: send te
 
 # Monitoring and limits
 complete -c hm-serve -l stats-every -x -d 'Log throughput per pool every SECONDS (0 = off)'
+complete -c hm-serve -l metrics -x -d 'Serve Prometheus metrics at http://HOST:PORT/metrics (port 0 = any free port)'
 complete -c hm-serve -l busy-idle -d 'Keep idle CPUs polling (lower latency; root)'
 complete -c hm-serve -l busy-poll -x -d 'Poll for a task result or the next call for up to USEC microseconds (0 = off)'
 complete -c hm-serve -l max-connections -x -d 'Connections open at once (default 1024)'

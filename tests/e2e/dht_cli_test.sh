@@ -51,4 +51,8 @@ grep -qE '^127\.0\.0\.1:[0-9]+$' "$WORK/config.out" || fail "--config listen not
 kill -INT "$pid"
 rc=0; wait "$pid" || rc=$?
 [ "$rc" -eq 0 ] || fail "SIGINT gave exit code $rc"
+
+# A misspelt key is a usage error, not silently ignored.
+printf 'lisen = "127.0.0.1:0"\n' > "$WORK/typo.toml"
+expect_error 2 "lisen" "$DHT" --config "$WORK/typo.toml"
 echo "dht_cli_test: ok"

@@ -9,6 +9,7 @@
 #include "hm/cli/app.h"
 #include "hm/cli/dht_command.h"
 #include "hm/cli/limit_flags.h"
+#include "hm/cli/metrics_flag.h"
 
 int main(int argc, char** argv) {
   hm::tune_allocator();
@@ -33,6 +34,7 @@ int main(int argc, char** argv) {
   app.add_flag("--allow-alone", flags.allow_alone,
                "When no --peers node answers, start a swarm of our own instead of failing");
   hm::cli::add_dht_limit_flags(app, flags.limits);
+  hm::cli::add_metrics_flag(app, flags.metrics);
   app.require_subcommand(0, 1);
 
   auto* store = app.add_subcommand("store", "Store KEY = VALUE in the DHT (5 replicas)");

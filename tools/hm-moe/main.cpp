@@ -11,6 +11,8 @@
 #include "hm/cli/app.h"
 #include "hm/cli/busy_poll_flag.h"
 #include "hm/cli/compression_flags.h"
+#include "hm/cli/metrics_flag.h"
+#include "hm/cli/metrics_server.h"
 #include "hm/cli/tensor_args.h"
 #include "hm/client/layer_command.h"
 
@@ -40,6 +42,7 @@ int run(const Flags& flags, bool backward) {
 }
 
 int run_train(const Flags& flags) {
+  auto metrics = hm::cli::serve_metrics(flags.metrics);
   // Progress on stderr: a live line on a terminal, a log line every 10 s otherwise.
   hm::ProgressLine progress(hm::ProgressLine::on_stderr(
       {.width = 78, .ending = hm::ProgressLine::Ending::Keep,
@@ -163,6 +166,7 @@ int main(int argc, char** argv) {
                     "here after every evaluation (atomically)");
   train->add_option("--resume", flags.resume, "Start from a --save checkpoint");
   train->add_flag("--json", flags.json, "One JSON object per evaluation on stdout");
+  hm::cli::add_metrics_flag(*train, flags.metrics);
 
   return hm::cli::run(app, argc, argv, common, [&] {
     hm::cli::apply_busy_poll(flags.busy_poll_us);

@@ -7,6 +7,7 @@
 #include "hm/cli/busy_poll_flag.h"
 #include "hm/cli/compression_flags.h"
 #include "hm/cli/limit_flags.h"
+#include "hm/cli/metrics_flag.h"
 #include "hm/cli/serve_command.h"
 #include "hm/serve/serve_experts.h"
 
@@ -90,5 +91,6 @@ int main(int argc, char** argv) {
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber)
       ->needs(checkpoint_dir);
+  hm::cli::add_metrics_flag(app, flags.metrics);
   return hm::cli::run(app, argc, argv, common, [&] { return hm::serve::serve_experts(flags); });
 }

@@ -8,6 +8,8 @@
 #include "hm/base/expert_uid.h"
 #include "hm/base/file_limit.h"
 #include "hm/base/log.h"
+#include "hm/cli/metrics_server.h"
+#include "hm/dht/dht_metrics.h"
 #include "hm/dht/node.h"
 #include "hm/dht/node_group.h"
 #include "hm/discovery/dht_join.h"
@@ -70,10 +72,16 @@ int run_dht_nodes(const DhtFlags& flags, std::FILE* out) {
   config.listen = io::Endpoint::parse(flags.listen, "--listen");
   flags.limits.apply(config.protocol, config.storage);
   auto peers = parse_peers(flags.peers);
+  auto metrics = serve_metrics(flags.metrics);
 
   io::EventLoop loop;
   auto signal = loop.termination_signal();
   dht::NodeGroup nodes(loop, config, flags.nodes);
+  dht::DhtMetrics dht_metrics(loop, [&nodes] {
+    std::vector<dht::DhtStats> stats;
+    for (size_t i = 0; i < nodes.size(); ++i) stats.push_back(nodes.node(i).stats());
+    return stats;
+  });
   io::Timer report(loop.uv(), [&] { spdlog::info("{}", nodes.summary()); });
   auto serving = nodes.bootstrap(peers, flags.allow_alone).then([&]() -> kj::Promise<int> {
     for (size_t i = 0; i < nodes.size(); ++i) {

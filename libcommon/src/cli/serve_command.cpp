@@ -7,6 +7,8 @@
 #include "hm/base/expert_uid.h"
 #include "hm/base/file_limit.h"
 #include "hm/base/log.h"
+#include "hm/cli/metrics_server.h"
+#include "hm/dht/dht_metrics.h"
 #include "hm/discovery/dht_join.h"
 #include "hm/discovery/expert_declarer.h"
 #include "hm/io/busy_idle.h"
@@ -99,6 +101,7 @@ int serve(const ServeFlags& flags, const std::function<ServedExperts()>& build) 
   if (flags.busy_idle) busy_idle.emplace();
   io::set_busy_poll(std::chrono::microseconds(flags.busy_poll_us));
 
+  auto metrics = serve_metrics(flags.metrics);
   io::EventLoop loop;
   auto signal = loop.termination_signal();  // from here on, SIGTERM is graceful
   ServedExperts experts = build();
@@ -111,6 +114,7 @@ int serve(const ServeFlags& flags, const std::function<ServedExperts()>& build) 
   // The DHT node shares the server's port number (UDP beside TCP).
   std::unique_ptr<dht::DhtNode> dht;
   std::unique_ptr<discovery::ExpertDeclarer> declarer;
+  std::optional<dht::DhtMetrics> dht_metrics;
   if (!flags.dht_peers.empty()) {
     auto peers = discovery::parse_peers(flags.dht_peers, "--dht");
     auto announced = announced_address(flags.announce, bound);
@@ -118,6 +122,7 @@ int serve(const ServeFlags& flags, const std::function<ServedExperts()>& build) 
     dht_config.listen = io::Endpoint::parse(bound.to_string(), "--listen");
     flags.dht_limits.apply(dht_config.protocol, dht_config.storage);
     dht = std::make_unique<dht::DhtNode>(loop, dht_config);
+    dht_metrics.emplace(loop, [&dht] { return std::vector<dht::DhtStats>{dht->stats()}; });
     rpc::wait_for(loop, discovery::join(*dht, peers), 30, "joining the DHT");
     declarer = std::make_unique<discovery::ExpertDeclarer>(loop, *dht, experts.host->uids(),
                                                            announced, flags.update_period);

@@ -8,10 +8,23 @@
 
 #include "hm/base/error.h"
 #include "hm/base/log.h"
+#include "hm/base/metrics.h"
 #include "hm/torch/torch_bridge.h"
 
 namespace hm::client {
 namespace {
+
+// Counts a mixture call's experts by outcome: hm_moe_expert_calls_total
+// {direction="forward"|"backward", outcome="answered"|"failed"}.
+void count_expert_calls(const char* direction, size_t answered, size_t asked) {
+  static auto& family = metrics::default_registry().counter(
+      "hm_moe_expert_calls_total",
+      "Remote expert calls a mixture of experts made, by direction and outcome (answered, "
+      "failed: an error, a timeout, or an answer unlike the others)",
+      {"direction", "outcome"});
+  family.with({direction, "answered"}).inc(static_cast<double>(answered));
+  family.with({direction, "failed"}).inc(static_cast<double>(asked - answered));
+}
 
 
 using torch::autograd::AutogradContext;
@@ -102,6 +115,7 @@ struct CallMany : torch::autograd::Function<CallMany> {
       ++answered_experts;
     }
     plan->stats->experts_answered = answered_experts;
+    count_expert_calls("forward", answered_experts, results.size());
     if (answered < config.k_min) {
       fail("only {} (sample, expert) answers arrived, k_min is {} ({} of {} experts answered "
            "within the timeout)", answered, config.k_min, answered_experts, results.size());
@@ -146,7 +160,7 @@ struct CallMany : torch::autograd::Function<CallMany> {
                                  true, 0, config.latency_ms};
     auto results = plan->swarm->call(std::move(calls), x.size(0), rules).get();
     auto grad_x = torch::zeros_like(x_cpu);
-    size_t answered = 0;
+    size_t answered = 0, answered_experts = 0;
     for (size_t i = 0; i < results.size(); ++i) {
       if (!results[i].outputs || results[i].outputs->empty()) {
         spdlog::debug("expert {} backward failed: {}", called[i]->location.uid, results[i].error);
@@ -157,7 +171,9 @@ struct CallMany : torch::autograd::Function<CallMany> {
       if (config.detect_anomalies && !all_finite(grad)) continue;
       grad_x.index_add_(0, rows_of(*called[i]), grad.to(grad_x.dtype()));
       answered += called[i]->rows.size();
+      ++answered_experts;
     }
+    count_expert_calls("backward", answered_experts, results.size());
     if (answered < config.backward_k_min) {
       fail("mixture backward: only {} (sample, expert) gradients arrived, backward_k_min is {}",
            answered, config.backward_k_min);

@@ -15,6 +15,7 @@
 
 #include "hm/base/error.h"
 #include "hm/base/log.h"
+#include "hm/base/metrics.h"
 #include "hm/client/mixture.h"
 #include "hm/client/train_state.h"
 #include "hm/data/idx.h"
@@ -89,7 +90,28 @@ void copy_parameters(Classifier& from, Classifier& to) {
 
 }  // namespace
 
+// hm-moe train's metrics (hm/base/metrics.h).
+struct TrainMetrics {
+  metrics::Registry& registry = metrics::default_registry();
+  metrics::Counter& steps =
+      registry.counter("hm_train_steps_total", "Optimizer steps taken on the master copy").only();
+  metrics::Counter& failed_steps =
+      registry.counter("hm_train_failed_steps_total",
+                       "Training steps lost to errors (too few experts answered)")
+          .only();
+  metrics::Counter& samples =
+      registry.counter("hm_train_samples_total", "Training samples in the steps taken").only();
+  metrics::Gauge& loss =
+      registry.gauge("hm_train_loss", "Training loss (cross entropy) of the last step").only();
+  metrics::Gauge& accuracy =
+      registry.gauge("hm_train_test_accuracy", "Test accuracy at the last evaluation (0 to 1)")
+          .only();
+  metrics::Gauge& evaluated_step =
+      registry.gauge("hm_train_evaluated_step", "Step of the last evaluation").only();
+};
+
 struct Trainer::Impl {
+  TrainMetrics metrics;
   TrainConfig config;
   std::shared_ptr<discovery::SwarmClient> swarm;
   Data train, test;
@@ -135,11 +157,15 @@ struct Trainer::Impl {
         samples += config.batch_size;
         failures_in_a_row = 0;
         last_loss = loss.item<double>();
+        metrics.steps.inc();
+        metrics.samples.inc(static_cast<double>(config.batch_size));
+        metrics.loss.set(last_loss);
         loss_sum += last_loss;
         reached_sum += reached;
         ++loss_count;
       } catch (const std::exception& e) {
         ++failed_steps;
+        metrics.failed_steps.inc();
         spdlog::warn("trainer {}: step failed: {}", index, e.what());
         if (++failures_in_a_row >= kMaxFailuresInARow) {
           std::lock_guard lock(mutex);
@@ -244,6 +270,8 @@ void Trainer::run(const std::function<void(const Evaluation&)>& on_eval,
     Evaluation e;
     e.step = at_step;
     e.test_accuracy = s.evaluate();
+    s.metrics.accuracy.set(e.test_accuracy);
+    s.metrics.evaluated_step.set(static_cast<double>(at_step));
     {
       std::lock_guard lock(s.mutex);
       e.loss = s.loss_count ? s.loss_sum / s.loss_count : s.last_loss;

@@ -4,6 +4,7 @@
 
 #include "hm/base/error.h"
 #include "hm/base/log.h"
+#include "hm/base/metrics.h"
 #include "hm/io/pending.h"
 #include "node_impl.h"
 #include "wire_codec.h"
@@ -11,6 +12,16 @@
 namespace hm::dht {
 
 namespace {
+
+// hm_dht_lookup_seconds: how long lookups take, every node of the process.
+metrics::Histogram& lookup_seconds() {
+  static auto& histogram = metrics::default_registry()
+                               .histogram("hm_dht_lookup_seconds",
+                                          "Seconds one DHT lookup (of one or many keys) took",
+                                          {}, metrics::default_seconds_buckets())
+                               .only();
+  return histogram;
+}
 constexpr uint64_t kMaintenanceMs = 1000;
 constexpr size_t kMaxSkewedPeers = 1024;
 constexpr const char* kStopped = "the DHT node stopped before the request finished";
@@ -81,11 +92,14 @@ void DhtNode::Impl::handle_store(const Sender& sender, std::span<const StoreItem
     }
     size_t bytes = largest_value(item);
     if (!accepted[i] && bytes > target.limits().max_value_bytes) {
-      value_refusals.refused([&] {
-        return fmt::format("dht: refused a value of {} bytes from {} (limit {}, "
-                           "--dht-max-value-bytes)",
-                           bytes, sender.source.to_string(), target.limits().max_value_bytes);
-      });
+      value_refusals.refused(
+          "dht-max-value-bytes",
+          [&] {
+            return fmt::format("dht: refused a value of {} bytes from {} (limit {}, "
+                               "--dht-max-value-bytes)",
+                               bytes, sender.source.to_string(), target.limits().max_value_bytes);
+          },
+          [&] { return sender.source.to_string(); });
     }
   }
 }
@@ -183,6 +197,7 @@ uint64_t DhtNode::Impl::start_traversal(std::vector<NodeId> targets, size_t beam
   }
   Traversal* raw = traversal.get();
   traversals.emplace(id, std::move(traversal));
+  traversal_started.emplace(id, mono());
   raw->start();
   reap(id);
   return id;
@@ -205,7 +220,12 @@ void DhtNode::Impl::send_find(uint64_t traversal, uint32_t request, const PeerIn
 
 void DhtNode::Impl::reap(uint64_t traversal) {
   auto it = traversals.find(traversal);
-  if (it != traversals.end() && it->second->done()) traversals.erase(it);
+  if (it == traversals.end() || !it->second->done()) return;
+  traversals.erase(it);
+  auto started = traversal_started.find(traversal);
+  if (started == traversal_started.end()) return;
+  lookup_seconds().observe(mono() - started->second);
+  traversal_started.erase(started);
 }
 
 void DhtNode::Impl::send_records(const PeerInfo& peer, std::vector<StoreRecord> records) {
@@ -318,7 +338,9 @@ void DhtNode::Impl::find_nearest(const NodeId& target, size_t k, NearestDone don
 // ---- DhtNode -------------------------------------------------------------------
 
 DhtNode::DhtNode(io::EventLoop& loop, DhtConfig config)
-    : impl_(std::make_unique<Impl>(loop.uv(), std::move(config))) {}
+    : impl_(std::make_unique<Impl>(loop.uv(), std::move(config))) {
+  lookup_seconds();  // the series renders from the start
+}
 
 DhtNode::~DhtNode() = default;
 

@@ -128,6 +128,7 @@ struct DhtNode::Impl : RequestHandler {
   double created_at = 0;  // mono()
 
   std::unordered_map<uint64_t, std::unique_ptr<Traversal>> traversals;
+  std::unordered_map<uint64_t, double> traversal_started;  // mono(), for hm_dht_lookup_seconds
   uint64_t next_traversal = 1;
   std::unordered_map<NodeId, GetState, NodeIdHash> gets;
   using Due = std::pair<double, NodeId>;

@@ -201,12 +201,15 @@ struct DhtProtocol::Impl {
         case wire::DhtMessage::FIND_REQUEST:
           if (!limiter.allow(from, loop_seconds())) {
             ++counters.rate_limited;
-            rate_refusals.refused([&] {
-              return fmt::format("dht: refused a request from {}: over {} requests/s "
-                                 "(--dht-max-rps; burst {})",
-                                 from.to_string(), config.requests_per_second,
-                                 config.request_burst);
-            });
+            rate_refusals.refused(
+                "dht-max-rps",
+                [&] {
+                  return fmt::format("dht: refused a request from {}: over {} requests/s "
+                                     "(--dht-max-rps; burst {})",
+                                     from.to_string(), config.requests_per_second,
+                                     config.request_burst);
+                },
+                [&] { return from.to_string(); });
             return;
           }
           served = serve(message, *sender);

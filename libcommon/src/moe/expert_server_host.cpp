@@ -82,7 +82,7 @@ ExpertArch arch_of(const ExpertServerConfig& config) {
 PoolOptions pool_options(const ExpertServerConfig& config, const std::string& uid,
                          const char* direction) {
   return {fmt::format("{} {}", uid, direction), config.max_batch_size, config.min_batch_size,
-          config.max_wait};
+          config.max_wait, uid, direction};
 }
 
 // Backward pools see the inputs followed by the output gradients.

@@ -58,14 +58,16 @@ void call_done(Task& task, TaskOutcome outcome, const std::string& pool) {
 }  // namespace
 
 TaskPool::TaskPool(PoolOptions options, BatchFn fn)
-    : options_(std::move(options)), fn_(std::move(fn)) {
+    : options_(std::move(options)),
+      fn_(std::move(fn)),
+      metrics_(PoolMetrics::of(options_.uid, options_.method)) {
   require(options_.max_batch_size >= 1, "{}: max-batch-size must be at least 1, got {}",
           options_.name, options_.max_batch_size);
 }
 
 void TaskPool::submit(std::vector<HostTensor> inputs, int64_t rows, TaskDone done,
                       CallDeadline deadline) {
-  require(rows <= options_.max_batch_size, "batch of {} rows exceeds max-batch-size {}", rows,
+  require(rows <= options_.max_batch_size, "batch of {} rows exceeds --max-batch-size {}", rows,
           options_.max_batch_size);
   std::lock_guard lock(mutex_);
   if (closed_) throw Error(kShuttingDown);
@@ -124,6 +126,7 @@ std::vector<Task> TaskPool::take_batch() {
   }
   if (!expired.empty()) {
     dropped_.fetch_add(expired.size());
+    metrics_.dropped->inc(static_cast<double>(expired.size()));
     spdlog::debug("{}: dropped {} task(s) whose client had given up", options_.name,
                   expired.size());
     for (auto& task : expired) {
@@ -135,13 +138,23 @@ std::vector<Task> TaskPool::take_batch() {
 
 void TaskPool::run_batch(std::vector<Task> batch) {
   if (batch.empty()) return;
+  const auto started = Clock::now();
   int64_t rows = 0;
-  for (const auto& task : batch) rows += task.rows;
+  for (const auto& task : batch) {
+    rows += task.rows;
+    metrics_.queue_wait_seconds->observe(
+        std::chrono::duration<double>(started - task.enqueued).count());
+  }
   std::vector<TaskOutcome> outcomes(batch.size());
   try {
     split_outputs(fn_(concat_inputs(batch)), batch, rows, outcomes);
     batches_.fetch_add(1);
     samples_.fetch_add(static_cast<uint64_t>(rows));
+    metrics_.compute_seconds->observe(
+        std::chrono::duration<double>(Clock::now() - started).count());
+    metrics_.batches->inc();
+    metrics_.rows->inc(static_cast<double>(rows));
+    metrics_.batch_rows->observe(static_cast<double>(rows));
   } catch (const std::exception& error) {
     const auto message = fmt::format("expert {} failed: {}", options_.name, one_line_what(error));
     spdlog::warn("{} (batch of {} tasks, {} rows)", message, batch.size(), rows);

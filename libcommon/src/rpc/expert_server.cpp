@@ -16,6 +16,7 @@
 #include "hm/rpc/request_tensors.h"
 #include "hm/rpc/rpc_errors.h"
 #include "hm/rpc/wire_expert.h"
+#include "server_metrics.h"
 #include "tensor_lists.h"
 #include "hm/wire/expert.capnp.h"
 #include "frame_limit_stream.h"
@@ -33,11 +34,24 @@ struct CallState {
   uint32_t in_flight = 0;  // forward/backward calls not answered yet
 };
 
+// Adds one to a gauge for its lifetime (a connection open, a call in flight).
+class GaugeHold {
+ public:
+  explicit GaugeHold(metrics::Gauge& gauge) : gauge_(gauge) { gauge_.add(1); }
+  ~GaugeHold() { gauge_.add(-1); }
+  GaugeHold(const GaugeHold&) = delete;
+  GaugeHold& operator=(const GaugeHold&) = delete;
+
+ private:
+  metrics::Gauge& gauge_;
+};
+
 // One forward/backward call in flight on a connection, from admission until
 // its promise is done or dropped.
 class InFlightCall {
  public:
-  explicit InFlightCall(std::shared_ptr<CallState> state) : state_(std::move(state)) {
+  InFlightCall(std::shared_ptr<CallState> state, metrics::Gauge& in_flight)
+      : state_(std::move(state)), hold_(in_flight) {
     ++state_->in_flight;
   }
   ~InFlightCall() { --state_->in_flight; }
@@ -46,6 +60,7 @@ class InFlightCall {
 
  private:
   std::shared_ptr<CallState> state_;
+  GaugeHold hold_;
 };
 
 // The refusal logs the server shares among its connections.
@@ -58,13 +73,15 @@ struct RefusalLogs {
 // connection's capability and its calls' pending responses may outlive the
 // server that made them.
 struct ServerShared {
-  ServerShared(const ServerLimits& limits_in, const CompressionPolicy& compression_in)
-      : limits(limits_in), compression(compression_in) {}
+  ServerShared(const ServerLimits& limits_in, const CompressionPolicy& compression_in,
+               const std::vector<std::string>& uids)
+      : limits(limits_in), compression(compression_in), metrics(uids) {}
 
   ServerLimits limits;
   CompressionPolicy compression;  // of responses
   bool stopping = false;
   RefusalLogs refusals;
+  ServerMetrics metrics;
 };
 
 // Cap'n Proto sends no message over the connection's own limit, which is
@@ -75,7 +92,7 @@ void require_sendable(std::span<const HostTensor> outputs, const WirePlan& plan,
   if (bytes <= max_message_bytes) return;
   std::string message = fmt::format("{}: a response of {} bytes exceeds the limit of {} MiB "
                                     "(--max-message-mb)", what, bytes, max_message_bytes >> 20);
-  refusals.refused([&] { return "refused a response: " + message; });
+  refusals.refused("max-message-mb", [&] { return "refused a response: " + message; });
   throw_remote(message);
 }
 
@@ -96,8 +113,8 @@ class ExpertServerImpl final : public wire::ExpertServer::Server {
         state_(std::move(state)), pins_(std::move(pins)), incoming_(std::move(incoming)) {}
 
   kj::Promise<void> info(InfoContext context) override {
-    return answer([&]() -> kj::Promise<void> {
-      std::string uid = context.getParams().getUid();
+    std::string uid = context.getParams().getUid();
+    return answer_call(CallMethod::info, uid, context, [&](MethodMetrics&) -> kj::Promise<void> {
       auto description = host_.describe(uid);
       if (!description) throw Error(unknown_expert_message(host_, uid));
       to_wire(*description, context.getResults().initInfo(), server_->compression.kind);
@@ -115,26 +132,26 @@ class ExpertServerImpl final : public wire::ExpertServer::Server {
   }
 
   kj::Promise<void> forward(ForwardContext context) override {
-    return answer([&]() -> kj::Promise<void> {
+    std::string uid = context.getParams().getUid();
+    return answer_call(CallMethod::forward, uid, context, [&](MethodMetrics& metrics) {
       auto params = context.getParams();
       const auto deadline = deadline_of(params.getTimeoutMs());
-      std::string uid = params.getUid();
       auto call = admit_call();
       auto inputs = decode_request_tensors(params.getInputs(), limits_, "forward inputs",
                                            message_owner(params.getInputs(), *incoming_));
       auto [task_finished, done] = task_handoff();
       host_.submit_forward(uid, std::move(inputs), std::move(done), deadline);
-      return respond(kj::mv(task_finished), context, "forward outputs",
+      return respond(kj::mv(task_finished), context, metrics, "forward outputs",
                      [](auto results, unsigned n) { return results.initOutputs(n); })
           .attach(kj::mv(call));
     });
   }
 
   kj::Promise<void> backward(BackwardContext context) override {
-    return answer([&]() -> kj::Promise<void> {
+    std::string uid = context.getParams().getUid();
+    return answer_call(CallMethod::backward, uid, context, [&](MethodMetrics& metrics) {
       auto params = context.getParams();
       const auto deadline = deadline_of(params.getTimeoutMs());
-      std::string uid = params.getUid();
       auto call = admit_call();
       auto owner = message_owner(params.getInputs(), *incoming_);
       if (!owner) owner = message_owner(params.getGradOutputs(), *incoming_);
@@ -144,7 +161,7 @@ class ExpertServerImpl final : public wire::ExpertServer::Server {
       tensors.insert(tensors.end(), grads.begin(), grads.end());
       auto [task_finished, done] = task_handoff();
       host_.submit_backward(uid, std::move(tensors), std::move(done), deadline);
-      return respond(kj::mv(task_finished), context, "backward grad_inputs",
+      return respond(kj::mv(task_finished), context, metrics, "backward grad_inputs",
                      [](auto results, unsigned n) { return results.initGradInputs(n); })
           .attach(kj::mv(call));
     });
@@ -157,8 +174,8 @@ class ExpertServerImpl final : public wire::ExpertServer::Server {
   // connection owns the promise; the refusal logs outlive it.
   template <typename Context, typename InitList>
   kj::Promise<void> respond(kj::Promise<TaskOutcome> finished, Context context,
-                            std::string_view what, InitList init_list) {
-    return finished.then([context, what, init_list, pins = pins_,
+                            MethodMetrics& metrics, std::string_view what, InitList init_list) {
+    return finished.then([context, &metrics, what, init_list, pins = pins_,
                           server = server_](TaskOutcome outcome) mutable {
       io::expect_soon();  // the client's next call
       if (!outcome.ok()) throw_remote(outcome.error);
@@ -170,7 +187,25 @@ class ExpertServerImpl final : public wire::ExpertServer::Server {
       encode_tensor_list(outcome.outputs, plan, init_list(results, outcome.outputs.size()),
                          referenced);
       pin_referenced(*pins, referenced);
+      metrics.sent_bytes->inc(static_cast<double>(results.asReader().totalSize().wordCount *
+                                                  sizeof(capnp::word)));
     });
+  }
+
+  // Runs a call's handler with the series of its expert and method, and
+  // counts the call's size and outcome there.
+  template <typename Context, typename F>
+  kj::Promise<void> answer_call(CallMethod method, std::string_view uid, Context& context,
+                                F&& handler) {
+    auto& metrics = server_->metrics.of(uid, method);
+    metrics.received_bytes->inc(
+        static_cast<double>(context.getParams().totalSize().wordCount * sizeof(capnp::word)));
+    return answer([&] { return handler(metrics); })
+        .then([&metrics, server = server_] { metrics.ok->inc(); },
+              [&metrics, server = server_](kj::Exception&& e) {
+                server->metrics.failed(metrics, describe_exception(e));
+                kj::throwFatalException(kj::mv(e));
+              });
   }
 
   // Runs a handler; an hm::Error (or any exception) becomes an RPC exception
@@ -184,7 +219,8 @@ class ExpertServerImpl final : public wire::ExpertServer::Server {
       return handler();
     } catch (const std::exception& e) {
       std::string message = e.what();
-      server_->refusals.requests.refused([&] { return "refused a request: " + message; });
+      server_->refusals.requests.refused(flag_named_in(message),
+                                         [&] { return "refused a request: " + message; });
       return remote_error(message);
     }
   }
@@ -195,7 +231,7 @@ class ExpertServerImpl final : public wire::ExpertServer::Server {
     require(state_->in_flight < limits_.max_in_flight,
             "too many calls in flight on this connection (limit {}, --max-in-flight)",
             limits_.max_in_flight);
-    return kj::heap<InFlightCall>(state_);
+    return kj::heap<InFlightCall>(state_, server_->metrics.in_flight);
   }
 
   ExpertHost& host_;
@@ -209,13 +245,15 @@ class ExpertServerImpl final : public wire::ExpertServer::Server {
 struct Connection {
   Connection(kj::Own<kj::AsyncIoStream> stream_in, std::shared_ptr<IncomingBuffers> incoming,
              capnp::Capability::Client bootstrap, capnp::ReaderOptions options,
-             std::shared_ptr<CallState> state_in)
-      : stream(kj::mv(stream_in)),
+             std::shared_ptr<CallState> state_in, metrics::Gauge& open_connections)
+      : open(open_connections),
+        stream(kj::mv(stream_in)),
         messages(*stream, std::move(incoming)),
         network(messages, capnp::rpc::twoparty::Side::SERVER, options),
         rpc(capnp::makeRpcServer(network, kj::mv(bootstrap))),
         state(std::move(state_in)) {}
 
+  GaugeHold open;
   kj::Own<kj::AsyncIoStream> stream;
   SharedMessageStream messages;
   capnp::TwoPartyVatNetwork network;
@@ -255,7 +293,7 @@ struct ExpertRpcServer::Impl : kj::TaskSet::ErrorHandler {
   Impl(io::EventLoop& loop_in, ExpertHost& host_in, ServerLimits limits_in,
        CompressionPolicy compression_in)
       : loop(loop_in), host(host_in),
-        shared(std::make_shared<ServerShared>(limits_in, compression_in)),
+        shared(std::make_shared<ServerShared>(limits_in, compression_in, host_in.uids())),
         tasks(*this) {}
 
   void taskFailed(kj::Exception&& exception) override {
@@ -276,7 +314,7 @@ struct ExpertRpcServer::Impl : kj::TaskSet::ErrorHandler {
                 // than stop accepting for good.
                 std::string why = e.getDescription().cStr();
                 refusals.connections.refused(
-                    [&] { return "cannot accept a connection: " + why + "; retrying in 100 ms"; });
+                    "", [&] { return "cannot accept a connection: " + why + "; retrying in 100 ms"; });
                 return loop.timer().afterDelay(100 * kj::MILLISECONDS);
               })
         .then([this, &receiver] { return accept_loop(receiver); });
@@ -288,7 +326,7 @@ struct ExpertRpcServer::Impl : kj::TaskSet::ErrorHandler {
   void admit(kj::Own<kj::AsyncIoStream> stream) {
     if (stopping) return;
     if (connections.size() >= limits.max_connections && !evict_a_silent_connection()) {
-      refusals.connections.refused([&] {
+      refusals.connections.refused("max-connections", [&] {
         return fmt::format("refused a connection: {} connections open, each has made calls "
                            "(limit {}, --max-connections)",
                            connections.size(), limits.max_connections);
@@ -299,7 +337,7 @@ struct ExpertRpcServer::Impl : kj::TaskSet::ErrorHandler {
     // flag; ReaderOptions stays as Cap'n Proto's own backstop.
     stream = kj::heap<FrameLimitStream>(kj::mv(stream), limits.max_message_bytes,
                                         [this](const std::string& message) {
-                                          refusals.requests.refused([&] {
+                                          refusals.requests.refused("max-message-mb", [&] {
                                             return "refused a request: " + message;
                                           });
                                         });
@@ -314,7 +352,8 @@ struct ExpertRpcServer::Impl : kj::TaskSet::ErrorHandler {
     uint64_t id = next_id++;
     auto& connection =
         connections
-            .try_emplace(id, kj::mv(stream), kj::mv(incoming), kj::mv(bootstrap), options, state)
+            .try_emplace(id, kj::mv(stream), kj::mv(incoming), kj::mv(bootstrap), options, state,
+                         shared->metrics.connections)
             .first->second;
     connection.watch = connection.network.onDisconnect()
                            .then([this, id] {
@@ -331,7 +370,7 @@ struct ExpertRpcServer::Impl : kj::TaskSet::ErrorHandler {
     for (auto it = connections.begin(); it != connections.end(); ++it) {  // oldest first
       if (it->second.state->calls == 0) {
         connections.erase(it);
-        refusals.connections.refused([&] {
+        refusals.connections.refused("max-connections", [&] {
           return fmt::format("closed a connection that made no call: {} connections open "
                              "(limit {}, --max-connections)",
                              connections.size() + 1, limits.max_connections);

@@ -114,7 +114,7 @@ TEST(ExpertServerHost, RefusesTasksLargerThanMaxBatchSize) {
   EXPECT_EQ(error_of([&] {
               host.submit_forward("ffn.0.0", {floats({17, kHidden})}, [](TaskOutcome) {});
             }),
-            "batch of 17 rows exceeds max-batch-size 16");
+            "batch of 17 rows exceeds --max-batch-size 16");
   test::Outcome outcome;
   host.submit_forward("ffn.0.0", {floats({16, kHidden})}, outcome.done());
   EXPECT_TRUE(outcome.get().ok());

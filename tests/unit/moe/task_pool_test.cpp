@@ -57,7 +57,7 @@ TEST(TaskPool, RefusesOversizeTasks) {
     pool.submit({rows_of(5000, 1)}, 5000, [&](TaskOutcome) { called = true; });
     FAIL() << "expected hm::Error";
   } catch (const Error& error) {
-    EXPECT_STREQ(error.what(), "batch of 5000 rows exceeds max-batch-size 4096");
+    EXPECT_STREQ(error.what(), "batch of 5000 rows exceeds --max-batch-size 4096");
   }
   EXPECT_FALSE(pool.state(Clock::now()).has_tasks);
   EXPECT_FALSE(called);

@@ -89,7 +89,7 @@ TEST_F(ExpertRpc, ErrorsNameTheProblemAndTheServerKeepsServing) {
                 .find("int64"),
             std::string::npos);
   EXPECT_EQ(error_of([&] { wait_for(loop, client->forward("dbl.0", oversize), 5, "f"); }),
-            "batch of 9 rows exceeds max-batch-size 8");
+            "batch of 9 rows exceeds --max-batch-size 8");
   EXPECT_EQ(error_of([&] { wait_for(loop, client->forward("dbl.0", poisoned), 5, "f"); }),
             "expert dbl forward failed: unlucky number 13");
   // Same connection, still fine.

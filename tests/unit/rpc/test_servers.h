@@ -94,7 +94,7 @@ class DoublingHost : public ExpertHost {
     require(d.has_value(), "unknown expert '{}'", uid);
     std::vector<TensorSpec> specs(count, d->inputs[0]);
     int64_t rows = check_tensors(specs, tensors, count == 1 ? "forward inputs" : "backward inputs");
-    require(rows <= d->max_batch_size, "batch of {} rows exceeds max-batch-size {}", rows,
+    require(rows <= d->max_batch_size, "batch of {} rows exceeds --max-batch-size {}", rows,
             d->max_batch_size);
     std::lock_guard lock(mutex_);
     require(!stopping_, "server shutting down");

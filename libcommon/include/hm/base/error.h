@@ -31,7 +31,7 @@ template <typename... Args>
 }
 
 // Throws hm::Error with the message when `condition` is false:
-//   require(rows <= max, "batch of {} rows exceeds max-batch-size {}", rows, max);
+//   require(rows <= max, "batch of {} rows exceeds --max-batch-size {}", rows, max);
 template <typename... Args>
 void require(bool condition, fmt::format_string<Args...> format, Args&&... args) {
   if (!condition) throw Error(fmt::format(format, std::forward<Args>(args)...));

@@ -1,5 +1,5 @@
 // What every hm binary's main shares: the common flags (--version,
-// --log-level, --config FILE), and the exit-code contract: 0 success,
+// --log-level, --log-format, --config FILE), and the exit-code contract: 0 success,
 // 2 usage error (bad flags, bad values), 1 any other failure, always with
 // one line on stderr ("hm-call: error: ...").
 //
@@ -25,16 +25,23 @@ namespace hm::cli {
 
 struct CommonFlags {
   std::string log_level = "info";
+  std::string log_format = "text";
 };
 
-// Adds --version, --log-level and --config to `app`.
+// Adds --version, --log-level, --log-format and --config to `app`.
 inline void add_common_flags(CLI::App& app, CommonFlags& flags) {
   app.set_version_flag("--version", std::string(app.get_name()) + " " HM_VERSION);
   app.add_option("--log-level", flags.log_level,
                  "Log verbosity on stderr: trace, debug, info, warn, error, off")
       ->capture_default_str();
+  app.add_option("--log-format", flags.log_format,
+                 "Log lines as text, or json: one object per line with time, level, binary, "
+                 "message and the message's fields (uid, peer, limit)")
+      ->capture_default_str();
   app.set_config("--config", "", "Read flags from a TOML/INI file (any long flag as a key; "
-                 "the command line wins)");
+                 "the command line wins; an unknown key is an error)");
+  // A misspelt key in a config file (lisen = ...) is refused, not ignored.
+  app.allow_config_extras(CLI::config_extras_mode::error);
   app.get_formatter()->column_width(34);
 }
 
@@ -56,14 +63,22 @@ inline int run(CLI::App& app, int argc, char** argv, const CommonFlags& flags,
                  e.what(), program.c_str());
     return 2;
   }
+  // The one line of a failure: a JSON log line once JSON logs are on.
+  const auto report = [&](const std::exception& e) {
+    if (log_format() == LogFormat::json) {
+      spdlog::error("{}", e.what());
+    } else {
+      std::fprintf(stderr, "%s: error: %s\n", program.c_str(), e.what());
+    }
+  };
   try {
-    init_logging(program, flags.log_level);
+    init_logging(program, flags.log_level, parse_log_format(flags.log_format));
     return body();
   } catch (const UsageError& e) {
-    std::fprintf(stderr, "%s: error: %s\n", program.c_str(), e.what());
+    report(e);
     return 2;
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "%s: error: %s\n", program.c_str(), e.what());
+    report(e);
     return 1;
   }
 }

@@ -31,6 +31,7 @@ struct DhtFlags {
   std::vector<std::string> peers;
   size_t nodes = 1;
   double report_every = 60;  // seconds; 0: never
+  std::string metrics;       // --metrics HOST:PORT; empty = off
   bool allow_alone = false;
   DhtLimitFlags limits;
 

@@ -56,6 +56,7 @@ struct ServeFlags {
   std::string announce;
   std::string checkpoint_dir;
   double checkpoint_every = 0;  // seconds; 0 = only at shutdown
+  std::string metrics;          // --metrics HOST:PORT; empty = off
 };
 
 // Throws hm::UsageError for a bad --listen or batch sizes (zero

@@ -57,6 +57,7 @@ struct LayerFlags {
   std::string save;
   std::string resume;
   bool json = false;
+  std::string metrics;  // --metrics HOST:PORT; empty = off
 };
 
 // The layer the flags describe, on `in_features` inputs. Throws

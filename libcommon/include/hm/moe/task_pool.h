@@ -34,6 +34,7 @@
 #include <string>
 #include <vector>
 
+#include "hm/moe/pool_metrics.h"
 #include "hm/moe/pool_stats.h"
 #include "hm/rpc/expert_host.h"
 
@@ -57,6 +58,9 @@ struct PoolOptions {
   // A pool with fewer than min_batch_size rows queued runs anyway once its
   // oldest task has waited this long.
   std::chrono::milliseconds max_wait{50};
+  // The labels of the pool's metrics (pool_metrics.h).
+  std::string uid;
+  std::string method;
 };
 
 // Computes one batch: inputs concatenated along dim 0 -> outputs whose dim 0
@@ -70,7 +74,7 @@ class TaskPool {
   TaskPool& operator=(const TaskPool&) = delete;
 
   // Queues a task of `rows` rows. Throws hm::Error without calling `done`
-  // when rows > max_batch_size ("batch of 5000 rows exceeds max-batch-size
+  // when rows > max_batch_size ("batch of 5000 rows exceeds --max-batch-size
   // 4096") or after close() ("server shutting down"). `deadline`: see above.
   void submit(std::vector<HostTensor> inputs, int64_t rows, TaskDone done,
               CallDeadline deadline = {});
@@ -109,6 +113,7 @@ class TaskPool {
  private:
   const PoolOptions options_;
   const BatchFn fn_;
+  const PoolMetrics metrics_;
 
   mutable std::mutex mutex_;
   std::deque<Task> queue_;        // guarded by mutex_
