@@ -16,14 +16,36 @@ namespace {
 
 // Counts a mixture call's experts by outcome: hm_moe_expert_calls_total
 // {direction="forward"|"backward", outcome="answered"|"failed"}.
-void count_expert_calls(const char* direction, size_t answered, size_t asked) {
-  static auto& family = metrics::default_registry().counter(
-      "hm_moe_expert_calls_total",
-      "Remote expert calls a mixture of experts made, by direction and outcome (answered, "
-      "failed: an error, a timeout, or an answer unlike the others)",
-      {"direction", "outcome"});
-  family.with({direction, "answered"}).inc(static_cast<double>(answered));
-  family.with({direction, "failed"}).inc(static_cast<double>(asked - answered));
+// Each direction's two series are looked up once, not per call.
+struct ExpertCallCounters {
+  metrics::Counter& answered;
+  metrics::Counter& failed;
+  explicit ExpertCallCounters(const char* direction)
+      : answered(family().with({direction, "answered"})),
+        failed(family().with({direction, "failed"})) {}
+  static metrics::Family<metrics::Counter>& family() {
+    static auto& family = metrics::default_registry().counter(
+        "hm_moe_expert_calls_total",
+        "Remote expert calls a mixture of experts made, by direction and outcome (answered, "
+        "failed: an error, a timeout, or an answer unlike the others)",
+        {"direction", "outcome"});
+    return family;
+  }
+};
+
+void count_expert_calls(const ExpertCallCounters& counters, size_t answered, size_t asked) {
+  counters.answered.inc(static_cast<double>(answered));
+  counters.failed.inc(static_cast<double>(asked - answered));
+}
+
+const ExpertCallCounters& forward_calls() {
+  static const ExpertCallCounters counters("forward");
+  return counters;
+}
+
+const ExpertCallCounters& backward_calls() {
+  static const ExpertCallCounters counters("backward");
+  return counters;
 }
 
 
@@ -115,7 +137,7 @@ struct CallMany : torch::autograd::Function<CallMany> {
       ++answered_experts;
     }
     plan->stats->experts_answered = answered_experts;
-    count_expert_calls("forward", answered_experts, results.size());
+    count_expert_calls(forward_calls(), answered_experts, results.size());
     if (answered < config.k_min) {
       fail("only {} (sample, expert) answers arrived, k_min is {} ({} of {} experts answered "
            "within the timeout)", answered, config.k_min, answered_experts, results.size());
@@ -173,7 +195,7 @@ struct CallMany : torch::autograd::Function<CallMany> {
       answered += called[i]->rows.size();
       ++answered_experts;
     }
-    count_expert_calls("backward", answered_experts, results.size());
+    count_expert_calls(backward_calls(), answered_experts, results.size());
     if (answered < config.backward_k_min) {
       fail("mixture backward: only {} (sample, expert) gradients arrived, backward_k_min is {}",
            answered, config.backward_k_min);

@@ -54,18 +54,7 @@ void publish(const std::vector<DhtStats>& nodes) {
     sum.cached_keys += s.cached_keys;
     sum.lookups += s.lookups;
     sum.blacklisted += s.blacklisted;
-    const auto& p = s.protocol;
-    auto& q = sum.protocol;
-    q.datagrams += p.datagrams;
-    q.requests_served += p.requests_served;
-    q.requests_sent += p.requests_sent;
-    q.timeouts += p.timeouts;
-    q.oversized += p.oversized;
-    q.truncated += p.truncated;
-    q.malformed += p.malformed;
-    q.unsolicited += p.unsolicited;
-    q.wrong_address += p.wrong_address;
-    q.rate_limited += p.rate_limited;
+    sum.protocol += s.protocol;
   }
   const auto d = [](auto value) { return static_cast<double>(value); };
   node_count.set(d(nodes.size()));
@@ -93,7 +82,7 @@ void publish(const std::vector<DhtStats>& nodes) {
 DhtMetrics::DhtMetrics(io::EventLoop& loop, std::function<std::vector<DhtStats>()> stats)
     : source_(std::make_shared<Source>(Source{std::move(stats)})) {
   publish(source_->stats());  // the series exist from the start
-  collector_ = metrics::default_registry().add_collector([&loop, source = source_] {
+  collector_ = metrics::CollectorHandle([&loop, source = source_] {
     auto read = std::make_shared<std::promise<std::vector<DhtStats>>>();
     auto result = read->get_future();
     loop.post([read, source] {
@@ -109,7 +98,7 @@ DhtMetrics::DhtMetrics(io::EventLoop& loop, std::function<std::vector<DhtStats>(
 
 DhtMetrics::~DhtMetrics() {
   source_->alive = false;
-  metrics::default_registry().remove_collector(collector_);
+  collector_.reset();
 }
 
 }  // namespace hm::dht

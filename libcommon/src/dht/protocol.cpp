@@ -18,6 +18,23 @@
 
 namespace hm::dht {
 
+ProtocolCounters& ProtocolCounters::operator+=(const ProtocolCounters& other) {
+  datagrams += other.datagrams;
+  requests_served += other.requests_served;
+  responses += other.responses;
+  requests_sent += other.requests_sent;
+  resends += other.resends;
+  timeouts += other.timeouts;
+  oversized += other.oversized;
+  truncated += other.truncated;
+  malformed += other.malformed;
+  unsolicited += other.unsolicited;
+  wrong_address += other.wrong_address;
+  rate_limited += other.rate_limited;
+  not_sent += other.not_sent;
+  return *this;
+}
+
 double system_dht_time() {
   using namespace std::chrono;
   return duration<double>(system_clock::now().time_since_epoch()).count();

@@ -93,20 +93,9 @@ TEST_F(Bench, DISABLED_Nodes1024Keys16384) {
   }
   double single_ms = seconds_since(start) * 1000 / kSingle;
 
-  uint64_t sent = 0, timeouts = 0, dropped = 0;
   ProtocolCounters sum;
-  for (auto& node : nodes) {
-    auto c = node->stats().protocol;
-    sent += c.requests_sent;
-    timeouts += c.timeouts;
-    dropped += c.dropped();
-    sum.rate_limited += c.rate_limited;
-    sum.unsolicited += c.unsolicited;
-    sum.malformed += c.malformed;
-    sum.wrong_address += c.wrong_address;
-    sum.resends += c.resends;
-    sum.not_sent += c.not_sent;
-  }
+  for (auto& node : nodes) sum += node->stats().protocol;
+  const uint64_t sent = sum.requests_sent, timeouts = sum.timeouts, dropped = sum.dropped();
   std::printf("rate_limited %lu unsolicited %lu malformed %lu wrong_address %lu resends %lu not_sent %lu\n",
               sum.rate_limited, sum.unsolicited, sum.malformed, sum.wrong_address, sum.resends,
               sum.not_sent);

@@ -21,6 +21,7 @@
 #include <memory>
 #include <vector>
 
+#include "hm/base/metrics.h"
 #include "hm/dht/node.h"
 #include "hm/io/event_loop.h"
 
@@ -37,7 +38,7 @@ class DhtMetrics {
  private:
   struct Source;
   std::shared_ptr<Source> source_;
-  uint64_t collector_ = 0;
+  metrics::CollectorHandle collector_;
 };
 
 }  // namespace hm::dht

@@ -162,6 +162,8 @@ struct ProtocolCounters {
   uint64_t not_sent = 0;         // datagrams the socket dropped, or too big to encode
   uint64_t dropped() const { return oversized + truncated + malformed + unsolicited +
                                     wrong_address + rate_limited; }
+  // Adds every count of `other` (the counters of many nodes, summed).
+  ProtocolCounters& operator+=(const ProtocolCounters& other);
 };
 
 class DhtProtocol {
